@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * elasticpool — self-tuning pinned buffer pools, variable-size face.
+ *
+ * A pool reserves a *base chunk* at creation. When no chunk can serve a request it adds an
+ * *additional chunk* (all of `chunk_size`, separate reservations, kept in order of addition) until
+ * the *wall* is reached. Requests are served first-fit from the chunks in the order they were added
+ * (base first), so the newest chunk drains first. At the wall requests queue FIFO; a free serves
+ * the waiters first. A periodic maintenance pass releases the *last* chunk when it holds nothing,
+ * nothing was allocated from it for the idle period, and the `headroom_chunks` chunks before it were
+ * idle too.
+ *
+ * ```
+ *   pool ── chunk 0 (base) ── chunk 1 ── chunk 2 ── ... ── chunk n   (order of addition)
+ *            |  buddy heap: 4 KiB x 2^k blocks, split/coalesce, metadata outside the chunk
+ *            +- pinned: memzone (EAL) | hugetlb+mlock+mbind | heap (tests)
+ * ```
+ *
+ * Buffers are 4 KiB x 2^k bytes (requests rounded up to the next class), aligned to 4 KiB (in fact
+ * to their own class size relative to the chunk start; memzone chunks start on a hugepage boundary,
+ * so a buffer no larger than a hugepage is IOVA-contiguous).
+ *
+ * Error contract: constructors return NULL and set rte_errno; int-returning calls return -errno
+ * and set rte_errno. Every call is thread-safe and never throws.
+ *
+ * This header is self-contained C11.
+ */
+#ifndef ELASTICPOOL_H
+#define ELASTICPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_memory.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define ELASTIC_NOEXCEPT noexcept
+#else
+#define ELASTIC_NOEXCEPT
+#endif
+
+/** Longest pool name, without the terminating NUL. */
+#define ELASTIC_POOL_NAMESIZE 24
+
+/** Smallest buffer class: 4 KiB. */
+#define ELASTIC_BUF_MIN_SIZE 4096u
+
+/** @name Pool flags (elastic_pool_params.flags)
+ * @{ */
+/** Never release chunks (the maintenance still samples; trim does nothing). */
+#define ELASTIC_POOL_F_NO_SHRINK      (1u << 0)
+/** Adaptive release policy (statistics of demand) instead of the patent's fixed rule. */
+#define ELASTIC_POOL_F_ADAPTIVE       (1u << 1)
+/** No automatic ticks: maintenance runs only from elastic_pool_maintain()/elastic_pool_trim(). */
+#define ELASTIC_POOL_F_MANUAL_TICK    (1u << 2)
+/** Chunk provider: DPDK memzones (the default when the EAL is initialised). */
+#define ELASTIC_POOL_F_PROVIDER_MEMZONE (1u << 8)
+/** Chunk provider: hugetlb mmap (4 KiB pages if none), mlock, mbind (default without EAL). */
+#define ELASTIC_POOL_F_PROVIDER_HUGETLB (1u << 9)
+/** Chunk provider: ordinary heap pages, not pinned (unit tests, trace replay). */
+#define ELASTIC_POOL_F_PROVIDER_HEAP  (1u << 10)
+/** Mask of the provider bits: at most one may be set. */
+#define ELASTIC_POOL_F_PROVIDER_MASK  (7u << 8)
+/** @} */
+
+/**
+ * Clock used for ticks, samples and idle times: nanoseconds, monotonic. NULL in the params means
+ * CLOCK_MONOTONIC. A program that replays a trace, or a test, passes its own.
+ */
+typedef uint64_t elastic_clock_fn(void *ctx);
+
+/** Creation parameters. Always start from elastic_pool_params_init(). */
+struct elastic_pool_params {
+	const char *name;          /**< unique, 1..ELASTIC_POOL_NAMESIZE characters */
+	int socket_id;             /**< NUMA node of the chunks, or SOCKET_ID_ANY (-1) */
+	size_t base_size;          /**< base chunk bytes (rounded up to 4 KiB); > 0 */
+	size_t chunk_size;         /**< additional chunk bytes (rounded up to 4 KiB); 0 = wall / 8 */
+	size_t wall_size;          /**< most bytes ever pinned (base + chunks); >= base_size */
+	size_t max_buf_size;       /**< largest request; 0 = min(1 MiB, largest chunk) */
+	uint32_t tick_ms;          /**< automatic maintenance tick (default 500) */
+	uint32_t sample_period_ms; /**< wall-clock time between release decisions (default 60000) */
+	uint32_t idle_period_ms;   /**< no allocation for this long makes a chunk idle (300000) */
+	uint32_t headroom_chunks;  /**< idle chunks kept before the released one (default 1) */
+	uint32_t flags;            /**< ELASTIC_POOL_F_* */
+	elastic_clock_fn *clock;   /**< NULL = CLOCK_MONOTONIC */
+	void *clock_ctx;           /**< passed to clock */
+};
+
+/** Counters of one pool; a consistent snapshot taken under the pool's lock. */
+struct elastic_pool_stats {
+	uint64_t pinned_bytes;      /**< exactly base + nb_grown_chunks x chunk_size */
+	uint64_t in_use_bytes;      /**< bytes handed out (rounded classes) */
+	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */
+	uint64_t peak_pinned_bytes; /**< highest pinned_bytes seen */
+	uint64_t nb_grows;          /**< chunks added (the base chunk not counted) */
+	uint64_t nb_shrinks;        /**< chunks released */
+	uint64_t nb_alloc_fail;     /**< requests refused with ENOBUFS/ENOMEM */
+	uint64_t nb_allocs;         /**< buffers handed out (directly or to waiters) */
+	uint64_t nb_frees;          /**< buffers given back */
+	uint64_t nb_queued;         /**< requests that had to wait */
+	uint64_t nb_grow_fail;      /**< chunk reservations the provider refused */
+	uint64_t grow_ns_total;     /**< time spent reserving chunks */
+	uint64_t nb_samples;        /**< release decisions taken */
+	uint32_t nb_chunks;         /**< chunks held, the base included */
+	uint32_t nb_waiters;        /**< requests queued now */
+	size_t base_size;           /**< effective (rounded) base chunk size */
+	size_t chunk_size;          /**< effective (rounded) additional chunk size */
+	size_t wall_size;           /**< the wall */
+	size_t max_buf_size;        /**< largest class served */
+};
+
+/** Fill @p p with defaults (see the field comments); name NULL, sizes 0, socket SOCKET_ID_ANY. */
+void elastic_pool_params_init(struct elastic_pool_params *p) ELASTIC_NOEXCEPT;
+
+/**
+ * Create a pool and reserve its base chunk.
+ * @return the pool, or NULL with rte_errno set:
+ *   - EINVAL: NULL params, bad name, zero base or wall, wall < base, max_buf_size larger than any
+ *     chunk, zero periods, more than one provider flag, unknown flags
+ *   - ENAMETOOLONG: name longer than ELASTIC_POOL_NAMESIZE
+ *   - EEXIST: a pool of that name exists
+ *   - ENOMEM: the base chunk could not be reserved
+ *   - ENOTSUP: the memzone provider was asked for but the EAL is not initialised
+ */
+struct elastic_pool *elastic_pool_create(const struct elastic_pool_params *p) ELASTIC_NOEXCEPT;
+
+/**
+ * Destroy a pool and release every chunk. Buffers still out are logged (one line each, up to 16,
+ * then a count) and their memory is released with the pool: the caller must not touch them again.
+ * Waiters are dropped without their callback running (logged). NULL is a no-op.
+ */
+void elastic_pool_free(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
+
+/** @return the pool of that name, or NULL with rte_errno = ENOENT (EINVAL for NULL). */
+struct elastic_pool *elastic_pool_lookup(const char *name) ELASTIC_NOEXCEPT;
+
+/** @return the pool's name (NULL for a NULL pool). */
+const char *elastic_pool_name(const struct elastic_pool *pool) ELASTIC_NOEXCEPT;
+
+/**
+ * Allocate a buffer of at least @p size bytes. Never blocks.
+ * @return the buffer (4 KiB-aligned), or NULL with rte_errno:
+ *   - EINVAL: NULL pool, size 0 or size > max_buf_size
+ *   - ENOBUFS: the wall is reached and nothing fits, or other requests are waiting
+ *   - ENOMEM: a chunk was needed and the provider could not reserve one
+ */
+void *elastic_buf_alloc(struct elastic_pool *pool, size_t size) ELASTIC_NOEXCEPT;
+
+/** Callback of an asynchronous allocation: runs exactly once with the buffer. */
+typedef void elastic_buf_cb_t(struct elastic_pool *pool, void *buf, void *arg);
+
+/**
+ * Allocate, or queue the request FIFO when it cannot be served now.
+ * The callback runs exactly once: inside this call when memory is there, otherwise from the
+ * elastic_buf_free() (or maintenance growth) that makes room, strictly in FIFO order — a later
+ * request never overtakes an earlier one. Callbacks run without the pool lock held; they may
+ * allocate and free.
+ * @return 0 when accepted; -EINVAL (NULL pool or cb, size 0 or > max_buf_size);
+ *   -EEXIST when the same (cb, arg) pair is already waiting (it names the waiter for cancel).
+ */
+int elastic_buf_alloc_async(struct elastic_pool *pool, size_t size, elastic_buf_cb_t *cb,
+			    void *arg) ELASTIC_NOEXCEPT;
+
+/**
+ * Cancel a queued request identified by its (cb, arg) pair. The callback will not run.
+ * @return 0 when removed; -ENOENT when no such request waits (it may have been served already,
+ *   in which case its callback has run or is running); -EINVAL for NULL pool or cb.
+ */
+int elastic_buf_alloc_cancel(struct elastic_pool *pool, elastic_buf_cb_t *cb,
+			     void *arg) ELASTIC_NOEXCEPT;
+
+/**
+ * Allocate, waiting in the FIFO for at most @p timeout_ms milliseconds (real time) when memory is
+ * not there. For ordinary threads, never for a datapath lcore.
+ * @return the buffer, or NULL with rte_errno: EINVAL as elastic_buf_alloc(); ETIMEDOUT when the
+ *   time ran out (the request is withdrawn from the queue).
+ */
+void *elastic_buf_alloc_timeout(struct elastic_pool *pool, size_t size,
+				uint32_t timeout_ms) ELASTIC_NOEXCEPT;
+
+/**
+ * Give a buffer back. Serves waiters first (their callbacks run before this returns).
+ * @return 0, or -EINVAL for a NULL pool, a pointer the pool did not hand out (including one inside
+ *   a buffer) or a buffer already freed; nothing is changed then.
+ */
+int elastic_buf_free(struct elastic_pool *pool, void *buf) ELASTIC_NOEXCEPT;
+
+/** @return the class size of a buffer handed out, or 0 (rte_errno = EINVAL) for anything else. */
+size_t elastic_buf_size(const struct elastic_pool *pool, const void *buf) ELASTIC_NOEXCEPT;
+
+/**
+ * @return the IOVA (DMA address) of @p buf, which may point anywhere inside a buffer handed out;
+ *   RTE_BAD_IOVA (rte_errno = EINVAL) for anything else, or when the provider has no IOVA
+ *   (hugetlb and heap providers without the EAL: rte_errno = ENOTSUP).
+ */
+rte_iova_t elastic_buf_iova(const struct elastic_pool *pool, const void *buf) ELASTIC_NOEXCEPT;
+
+/**
+ * One maintenance tick now, in addition to any automatic ones: when sample_period_ms of clock time
+ * has passed since the last sample, take a release decision (at most one chunk).
+ * @return 1 when a chunk was released, 0 when not, -EINVAL for a NULL pool.
+ */
+int elastic_pool_maintain(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
+
+/**
+ * Release at once every chunk the idle/headroom rule allows, without waiting for a sample.
+ * @return the number of chunks released (>= 0), -EINVAL for a NULL pool.
+ */
+int elastic_pool_trim(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
+
+/** Snapshot the counters. @return 0, or -EINVAL for NULL arguments. */
+int elastic_pool_stats_get(const struct elastic_pool *pool,
+			   struct elastic_pool_stats *st) ELASTIC_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#undef ELASTIC_NOEXCEPT
+
+#endif /* ELASTICPOOL_H */
