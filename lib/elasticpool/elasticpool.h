@@ -97,6 +97,7 @@ struct elastic_pool_stats {
 	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */
 	uint64_t peak_pinned_bytes; /**< highest pinned_bytes seen */
 	uint64_t nb_grows;          /**< chunks added (the base chunk not counted) */
+	uint64_t nb_grows_ahead;    /**< of nb_grows, those made by maintenance ahead of need */
 	uint64_t nb_shrinks;        /**< chunks released */
 	uint64_t nb_alloc_fail;     /**< requests refused with ENOBUFS/ENOMEM */
 	uint64_t nb_allocs;         /**< buffers handed out (directly or to waiters) */
