@@ -394,7 +394,10 @@ int run(const options &o)
                 wall_at = t;
             if (first_queue_at < 0 && st.nb_waiters > 0)
                 first_queue_at = t;
-            if (first_queue_at >= 0 && queue_empty_at < 0 && st.nb_waiters == 0)
+            // The last time the queue emptied (it may empty and refill while at the wall).
+            if (st.nb_waiters > 0)
+                queue_empty_at = -1;
+            else if (first_queue_at >= 0 && queue_empty_at < 0)
                 queue_empty_at = t;
             if (!o.quiet && t >= next_print) {
                 print_row(t, w, st);
