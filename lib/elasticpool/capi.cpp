@@ -206,4 +206,12 @@ int elastic_pool_stats_get(const struct elastic_pool *pool, struct elastic_pool_
     return 0;
 }
 
+int elastic_pool_sizing_get(const struct elastic_pool *pool, struct elastic_pool_sizing *sz) noexcept
+{
+    if (pool == nullptr || sz == nullptr)
+        return fail(EINVAL);
+    var_pool::from(pool)->sizing(*sz);
+    return 0;
+}
+
 } // extern "C"

@@ -47,10 +47,6 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
         EP_LOG(ERR, "pool %s: bad flags 0x%x", p.name, p.flags);
         return EINVAL;
     }
-    if (p.flags & ELASTIC_POOL_F_ADAPTIVE) {
-        EP_LOG(ERR, "pool %s: the adaptive policy is not available yet", p.name);
-        return ENOTSUP;
-    }
     if (p.base_size == 0 || p.wall_size == 0) {
         EP_LOG(ERR, "pool %s: base and wall sizes must be > 0", p.name);
         return EINVAL;
@@ -121,7 +117,7 @@ var_pool::chunk::chunk(std::unique_ptr<chunk_memory> m, size_t sz, unsigned max_
 
 var_pool::var_pool(const pool_config &cfg)
     : cfg_(cfg), sampler_(cfg.sample_ns, cfg.clock(cfg.clock_ctx)),
-      rule_{cfg.idle_ns, cfg.headroom}
+      rule_{cfg.idle_ns, cfg.headroom}, demand_(cfg.sample_ns, cfg.clock(cfg.clock_ctx))
 {
 }
 
@@ -200,12 +196,13 @@ void *var_pool::take(unsigned order, uint64_t t) noexcept
         st_.in_use_bytes += page_size << order;
         st_.peak_in_use_bytes = std::max(st_.peak_in_use_bytes, st_.in_use_bytes);
         st_.nb_allocs++;
+        demand_.observe(st_.in_use_bytes);
         return reinterpret_cast<void *>(c.base + (size_t(pg) << page_shift));
     }
     return nullptr;
 }
 
-bool var_pool::grow(uint64_t t) noexcept
+bool var_pool::grow(uint64_t t, bool ahead) noexcept
 {
     const uint64_t t0 = monotonic_ns();
     char tag[24];
@@ -227,6 +224,10 @@ bool var_pool::grow(uint64_t t) noexcept
         return false;
     }
     st_.nb_grows++;
+    if (ahead)
+        st_.nb_grows_ahead++;
+    if (cfg_.flags & ELASTIC_POOL_F_ADAPTIVE)
+        adapt_.on_grow(t, cfg_.idle_ns);
     st_.pinned_bytes += cfg_.chunk_size;
     st_.peak_pinned_bytes = std::max(st_.peak_pinned_bytes, st_.pinned_bytes);
     return true;
@@ -241,7 +242,7 @@ void *var_pool::take_or_grow(unsigned order, uint64_t t) noexcept
         rte_errno = ENOBUFS; // at the wall
         return nullptr;
     }
-    if (!grow(t)) {
+    if (!grow(t, false)) {
         rte_errno = ENOMEM;
         return nullptr;
     }
@@ -460,43 +461,90 @@ rte_iova_t var_pool::buf_iova(const void *buf) const noexcept
     return iova;
 }
 
-std::unique_ptr<var_pool::chunk> var_pool::release_one(uint64_t t) noexcept
+bool var_pool::patent_allows(uint64_t t) const noexcept
 {
-    if (chunks_.size() < 2 || !waiters_.empty() || (cfg_.flags & ELASTIC_POOL_F_NO_SHRINK))
-        return nullptr;
     std::vector<chunk_activity> act;
     try {
         act.reserve(chunks_.size());
     } catch (const std::bad_alloc &) {
-        return nullptr;
+        return false;
     }
     for (const auto &c : chunks_)
         act.push_back(chunk_activity{c->in_use, c->last_alloc_ns});
-    if (!rule_.may_release_last(act, t))
+    return rule_.may_release_last(act, t);
+}
+
+bool var_pool::adaptive_allows(uint64_t t) const noexcept
+{
+    // The last chunk must be empty, have served nothing for a sample period (so a chunk grown
+    // ahead of need is not given back at once), and be surplus to the demand of the hold window.
+    const chunk &last = *chunks_.back();
+    if (last.in_use != 0 || t < last.last_alloc_ns || t - last.last_alloc_ns < cfg_.sample_ns)
+        return false;
+    const uint64_t need = demand_.peak_within(adapt_.hold_ns(cfg_.idle_ns));
+    return adaptive_state::surplus(st_.pinned_bytes, last.size, need);
+}
+
+std::unique_ptr<var_pool::chunk> var_pool::release_one(uint64_t t) noexcept
+{
+    if (chunks_.size() < 2 || !waiters_.empty() || (cfg_.flags & ELASTIC_POOL_F_NO_SHRINK))
+        return nullptr;
+    const bool adaptive = cfg_.flags & ELASTIC_POOL_F_ADAPTIVE;
+    if (!(adaptive ? adaptive_allows(t) : patent_allows(t)))
         return nullptr;
     std::unique_ptr<chunk> c = std::move(chunks_.back());
     chunks_.pop_back();
     st_.nb_shrinks++;
     st_.pinned_bytes -= c->size;
+    if (adaptive)
+        adapt_.on_release(t);
     return c;
+}
+
+void var_pool::grow_ahead(uint64_t t) noexcept
+{
+    const uint64_t in_use = st_.in_use_bytes;
+    const uint64_t rise = in_use > adapt_.last_tick_in_use ? in_use - adapt_.last_tick_in_use : 0;
+    adapt_.last_tick_in_use = in_use;
+    if (waiters_.empty() && st_.pinned_bytes + cfg_.chunk_size <= cfg_.wall_size &&
+        adaptive_state::grow_ahead(st_.pinned_bytes, in_use, rise))
+        grow(t, true);
 }
 
 int var_pool::maintain() noexcept
 {
     served_list served_now;
     std::unique_ptr<chunk> released;
+    std::vector<std::unique_ptr<chunk>> surplus;
     {
         std::lock_guard lk(mu_);
         const uint64_t t = now();
         if (!waiters_.empty()) // retry a growth the provider refused earlier
             serve_waiters(served_now);
+        demand_.roll(t, st_.in_use_bytes);
+        const bool adaptive = cfg_.flags & ELASTIC_POOL_F_ADAPTIVE;
+        if (adaptive)
+            grow_ahead(t);
         if (sampler_.due(t)) {
             st_.nb_samples++;
-            released = release_one(t);
+            if (adaptive) {
+                // Every surplus chunk goes at once; their memory is given back below.
+                adapt_.settle(t, cfg_.idle_ns);
+                while (auto c = release_one(t)) {
+                    try {
+                        surplus.push_back(std::move(c));
+                    } catch (const std::bad_alloc &) {
+                        break;
+                    }
+                }
+            } else {
+                released = release_one(t);
+            }
         }
     }
     run_callbacks(handle(), served_now);
-    return released ? 1 : 0; // the chunk's memory goes back here, outside the lock
+    // The chunks' memory goes back here, outside the lock.
+    return released ? 1 : int(surplus.size());
 }
 
 int var_pool::trim() noexcept
@@ -505,6 +553,7 @@ int var_pool::trim() noexcept
     {
         std::lock_guard lk(mu_);
         const uint64_t t = now();
+        demand_.roll(t, st_.in_use_bytes);
         while (auto c = release_one(t)) {
             try {
                 released.push_back(std::move(c));
@@ -526,6 +575,30 @@ void var_pool::stats(elastic_pool_stats &st) const noexcept
     st.chunk_size = cfg_.chunk_size;
     st.wall_size = cfg_.wall_size;
     st.max_buf_size = cfg_.max_buf_size;
+}
+
+void var_pool::sizing(elastic_pool_sizing &sz) const noexcept
+{
+    std::lock_guard lk(mu_);
+    constexpr uint64_t huge = uint64_t(2) << 20;
+    auto round_up = [](uint64_t v, uint64_t to) { return (v + to - 1) / to * to; };
+    sz = elastic_pool_sizing{};
+    sz.peak_in_use_bytes = st_.peak_in_use_bytes;
+    sz.window_peak_bytes = demand_.peak_within(cfg_.idle_ns);
+    sz.floor_demand_bytes = demand_.floor_demand();
+    sz.epochs = uint32_t(demand_.closed_epochs());
+    // Base: the demand that was always there; wall: the peak with a quarter of margin, in
+    // whole chunks above the base.
+    sz.recommended_base = std::max<uint64_t>(round_up(sz.floor_demand_bytes, huge), huge);
+    const uint64_t want = st_.peak_in_use_bytes + st_.peak_in_use_bytes / 4;
+    sz.recommended_wall = want <= sz.recommended_base
+                              ? sz.recommended_base
+                              : sz.recommended_base +
+                                    round_up(want - sz.recommended_base, cfg_.chunk_size);
+    // A static deployment pins the wall for its whole life.
+    sz.static_bytes = round_up(sz.recommended_wall, huge);
+    sz.hugepages_2m = uint32_t(sz.static_bytes / huge);
+    sz.socket_mem_mb = uint32_t(round_up(sz.static_bytes, uint64_t(1) << 20) >> 20);
 }
 
 void var_pool::auto_tick(uint64_t real_now_ns) noexcept

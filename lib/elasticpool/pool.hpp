@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptive.hpp"
 #include "buddy.hpp"
 #include "elasticpool.h"
 #include "policy.hpp"
@@ -57,6 +58,7 @@ public:
     int maintain() noexcept; // one tick
     int trim() noexcept;
     void stats(elastic_pool_stats &st) const noexcept;
+    void sizing(elastic_pool_sizing &sz) const noexcept;
 
     const pool_config &config() const noexcept { return cfg_; }
     // For the automatic ticker: tick when tick_ns has passed since the last automatic tick.
@@ -99,10 +101,13 @@ private:
     // All of the following run with mu_ held.
     void *take(unsigned order, uint64_t now) noexcept;    // from existing chunks, first fit
     void *take_or_grow(unsigned order, uint64_t now) noexcept; // rte_errno on failure
-    bool grow(uint64_t now) noexcept;
+    bool grow(uint64_t now, bool ahead) noexcept;
     chunk *find(const void *p) const noexcept;
     void serve_waiters(served_list &out) noexcept;
-    std::unique_ptr<chunk> release_one(uint64_t now) noexcept;
+    std::unique_ptr<chunk> release_one(uint64_t now) noexcept; // by the configured rule
+    bool patent_allows(uint64_t now) const noexcept;
+    bool adaptive_allows(uint64_t now) const noexcept;
+    void grow_ahead(uint64_t now) noexcept;
 
     static void run_callbacks(elastic_pool *h, const served_list &s) noexcept;
 
@@ -112,6 +117,8 @@ private:
     std::deque<waiter> waiters_;
     sampler sampler_;
     release_rule rule_;
+    demand_history demand_;
+    adaptive_state adapt_;
     uint64_t last_auto_tick_ns_ = 0;
     uint32_t grow_seq_ = 0;
     char tag_[12] = "";        // makes memzone names unique
