@@ -21,13 +21,14 @@ test_args=()
 for arg in "$@"; do
     case $arg in
     --sanitize=address)
-        build=build-asan
+        build="build-asan"
+        # shellcheck disable=SC2054 # the comma is meson's list separator
         build_opts=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
             -Dperf=false)
         test_args+=(--suite unit --suite eal)
         ;;
     --sanitize=thread)
-        build=build-tsan
+        build="build-tsan"
         build_opts=(-Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dperf=false)
         test_args+=(--suite unit)
         ;;
@@ -74,8 +75,8 @@ clean_dead_prefixes() {
 bound=${ELASTIC_TEST_TIMEOUT:-1800}
 log=$elastic_top/$build/meson-logs/testlog.json
 rm -f "$log"
-expected=$(cd "$elastic_top" && meson test -C "$build" --no-rebuild --list "${test_args[@]}" \
-    2>/dev/null | grep -c ' / ' || true)
+expected=$(cd "$elastic_top" && { meson test -C "$build" --no-rebuild --list "${test_args[@]}" \
+    2>/dev/null | grep -c ' / ' || true; })
 
 status=0
 (cd "$elastic_top" && timeout --foreground -k 30 "$bound" \
