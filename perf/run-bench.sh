@@ -74,7 +74,7 @@ hdr = "%-8s %-6s %3s %10s %12s %10s %13s %11s" % (
     "bench", "size", "thr", "elastic", "rte_malloc", "malloc", "x rte_malloc", "x malloc")
 print(hdr)
 print("-" * len(hdr))
-order = {"4KiB": 0, "64KiB": 1, "1MiB": 2, "mixed": 3}
+order = {"4KiB": 0, "64KiB": 1, "256KiB": 2, "1MiB": 3, "mixed": 4}
 misses = []
 for key in sorted(rows, key=lambda k: (k[0] != "pair", order.get(k[1], 9), k[2])):
     kind, size, thr = key
@@ -82,8 +82,9 @@ for key in sorted(rows, key=lambda k: (k[0] != "pair", order.get(k[1], 9), k[2])
     e, rm, m = r.get("elastic"), r.get("rte_malloc"), r.get("malloc")
     f = lambda v: "%10.1f" % v if v else "%10s" % "-"
     x = lambda a, b: "%11.1fx" % (b / a) if a and b else "%12s" % "-"
-    print("%-8s %-6s %3d %s   %s %s  %s %s" % (kind, size, thr, f(e), f(rm), f(m), x(e, rm), x(e, m)))
-    if kind == "pair" and thr == 1 and size in ("4KiB", "64KiB", "mixed") and e:
+    print("%-8s %-6s %3d %s   %s %s  %s %s"
+          % (kind, size, thr, f(e), f(rm), f(m), x(e, rm), x(e, m)))
+    if kind == "pair" and thr == 1 and size in ("4KiB", "64KiB", "256KiB", "mixed") and e:
         if e > 100:
             misses.append("%s %s: %.1f ns > 100 ns" % (kind, size, e))
         if rm and rm / e < 10:
