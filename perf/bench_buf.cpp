@@ -8,8 +8,7 @@
 //
 // Sizes: 4 KiB, 64 KiB, 256 KiB, 1 MiB and "mixed" (a fixed random table of 4 KiB-256 KiB
 // requests, every class 4 KiB..256 KiB equally likely, the size random within the class's upper
-// half). 1 and 2
-// threads, all against one pool, the items counter is alloc+free pairs.
+// half). 1 and 2 threads, all against one pool; the items counter is alloc+free pairs.
 //
 // Usage: bench-buf [EAL args --] [benchmark flags]
 // Without EAL args it uses --no-pci --file-prefix=elastic_bench; the words of ELASTIC_EAL_ARGS
