@@ -107,16 +107,16 @@ bool parse_trace(std::string_view text, trace &out, parse_error &err)
         if (line.empty())
             continue;
 
-        std::string_view f[5];
+        std::string_view f[4];
         size_t nf = 0;
-        while (nf < 5) {
-            size_t comma = line.find(',');
+        for (;;) {
+            if (nf == 4)
+                return fail("too many fields (expected t_ms,op,id,size)");
+            const size_t comma = line.find(',');
             f[nf++] = trim(line.substr(0, comma));
             if (comma == std::string_view::npos)
                 break;
             line.remove_prefix(comma + 1);
-            if (nf == 5)
-                return fail("too many fields (expected t_ms,op,id,size)");
         }
         if (nf < 3)
             return fail("too few fields (expected t_ms,op,id,size)");

@@ -22,7 +22,7 @@
 //   sawtooth     teeth of 240..900 s: a linear climb from 4 MiB to 96..220 MiB, then a drop
 //   poisson      a constant level of 40..120 MiB: only the arrival noise moves the demand
 //   flash-crowd  12 MiB baseline; one crowd per started hour (at a random time in the middle of
-//                its hour) climbs in 5..15 s to 230..330 MiB more (above a 256 MiB wall) and
+//                its hour) climbs in 5..15 s to 280..380 MiB more (above a 256 MiB wall) and
 //                decays with a time constant of 60..180 s
 // Randomness: xoshiro256** seeded by splitmix64, hand-written distributions (never the
 // implementation-defined std:: ones), so a seed gives the same bytes everywhere.
@@ -186,7 +186,7 @@ void shape_flash_crowd(levels &l, rng &r, std::string &notes)
     for (double hour = 0; hour < d; hour += 3600) {
         const double span = std::min(3600.0, d - hour);
         const double at = hour + span * r.uniform(0.25, 0.75);
-        const double rise = r.uniform(5, 15), peak = r.uniform(230, 330) * mib;
+        const double rise = r.uniform(5, 15), peak = r.uniform(280, 380) * mib;
         const double tau = r.uniform(60, 180);
         for (size_t i = size_t(at); i < l.size(); i++) {
             const double x = double(i) - at;
