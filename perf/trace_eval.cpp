@@ -169,7 +169,8 @@ int main(int argc, char **argv)
         return 3;
     }
     if (rc < 0) {
-        fprintf(stderr, "elastic-trace-eval: %s\n", err.c_str());
+        fprintf(stderr, "elastic-trace-eval: %s%s\n", err.c_str(),
+                verbose ? "" : " (--verbose shows the pool's log)");
         return 1;
     }
     printf("%s\n", to_json(m).c_str());
