@@ -53,7 +53,11 @@ extern "C" {
  * @{ */
 /** Never release chunks (the maintenance still samples; trim does nothing). */
 #define ELASTIC_POOL_F_NO_SHRINK      (1u << 0)
-/** Adaptive release policy (statistics of demand) instead of the patent's fixed rule. */
+/**
+ * Adaptive policy (statistics of demand) instead of the patent's fixed rule: at each sample every
+ * empty trailing chunk not needed by the peak demand of the hold window (the idle period, scaled
+ * 1/2x..4x by burst recurrence) is released; ticks grow a chunk ahead of a rising demand.
+ */
 #define ELASTIC_POOL_F_ADAPTIVE       (1u << 1)
 /** No automatic ticks: maintenance runs only from elastic_pool_maintain()/elastic_pool_trim(). */
 #define ELASTIC_POOL_F_MANUAL_TICK    (1u << 2)
@@ -97,6 +101,7 @@ struct elastic_pool_stats {
 	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */
 	uint64_t peak_pinned_bytes; /**< highest pinned_bytes seen */
 	uint64_t nb_grows;          /**< chunks added (the base chunk not counted) */
+	uint64_t nb_grows_ahead;    /**< of nb_grows, those made by maintenance ahead of need */
 	uint64_t nb_shrinks;        /**< chunks released */
 	uint64_t nb_alloc_fail;     /**< requests refused with ENOBUFS/ENOMEM */
 	uint64_t nb_allocs;         /**< buffers handed out (directly or to waiters) */
@@ -111,6 +116,22 @@ struct elastic_pool_stats {
 	size_t chunk_size;          /**< effective (rounded) additional chunk size */
 	size_t wall_size;           /**< the wall */
 	size_t max_buf_size;        /**< largest class served */
+};
+
+/**
+ * Sizing report: what the demand seen so far says a deployment needs. Demand is tracked as the
+ * peak in-use bytes of each sample period (the last 64 are kept).
+ */
+struct elastic_pool_sizing {
+	uint64_t peak_in_use_bytes;  /**< highest demand ever */
+	uint64_t window_peak_bytes;  /**< highest demand within the last idle period */
+	uint64_t floor_demand_bytes; /**< lowest per-period peak kept: demand always present */
+	uint64_t recommended_base;   /**< floor demand, in whole 2 MiB hugepages (at least one) */
+	uint64_t recommended_wall;   /**< peak x 1.25, in whole chunks above the base */
+	uint64_t static_bytes;       /**< what a static pool sized for the peak would pin */
+	uint32_t hugepages_2m;       /**< static_bytes in 2 MiB hugepages */
+	uint32_t socket_mem_mb;      /**< static_bytes as an EAL --socket-mem figure (MiB) */
+	uint32_t epochs;             /**< sample periods observed (closed) */
 };
 
 /** Fill @p p with defaults (see the field comments); name NULL, sizes 0, socket SOCKET_ID_ANY. */
@@ -215,6 +236,10 @@ int elastic_pool_trim(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
 /** Snapshot the counters. @return 0, or -EINVAL for NULL arguments. */
 int elastic_pool_stats_get(const struct elastic_pool *pool,
 			   struct elastic_pool_stats *st) ELASTIC_NOEXCEPT;
+
+/** Sizing report of a pool (see struct elastic_pool_sizing). @return 0, or -EINVAL. */
+int elastic_pool_sizing_get(const struct elastic_pool *pool,
+			    struct elastic_pool_sizing *sz) ELASTIC_NOEXCEPT;
 
 #ifdef __cplusplus
 }

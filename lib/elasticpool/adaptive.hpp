@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Statistics of demand and the adaptive policy (the patent's "statistical analysis of demand").
+//
+// demand_history keeps the peak in-use bytes of each epoch (one epoch = one sample period) for
+// the last `epochs` epochs: the sliding-window peaks both the adaptive rule and the sizing report
+// read.
+//
+// The adaptive rule, taken at each sample instead of the fixed 5-min/one-chunk rule:
+//  - keep enough chunks for the highest demand seen within the hold window (idle period x hold
+//    factor) plus nothing more: every empty trailing chunk above that is released at once, not
+//    one per sample;
+//  - burst recurrence: a growth within the idle period after a release means the release was
+//    premature, so the hold factor doubles (up to 4x); every release that is not followed by a
+//    regrowth within the idle period halves it again (down to 1/2x);
+//  - grow ahead of need: at a tick, when in-use rose since the last tick and the free bytes are
+//    less than twice that rise, add a chunk from the maintenance pass (counted in nb_grows_ahead)
+//    so the request path does not stall on a growth.
+// Pure arithmetic on values handed in, so tests drive it with hand-made numbers.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace elastic::detail {
+
+class demand_history {
+public:
+    static constexpr size_t epochs = 64;
+
+    explicit demand_history(uint64_t epoch_ns, uint64_t now) noexcept
+        : epoch_ns_(epoch_ns ? epoch_ns : 1), epoch_start_(now)
+    {
+    }
+
+    // Called with every new in-use value that may be a peak (after an allocation).
+    void observe(uint64_t in_use) noexcept { cur_ = std::max(cur_, in_use); }
+
+    // Close the epochs that ended by `now`; `in_use` starts the next one.
+    void roll(uint64_t now, uint64_t in_use) noexcept
+    {
+        if (now < epoch_start_)
+            return;
+        uint64_t n = (now - epoch_start_) / epoch_ns_;
+        if (n == 0)
+            return;
+        push(cur_);
+        for (uint64_t i = 1; i < n && i <= epochs; i++)
+            push(in_use); // whole epochs with no allocation: demand was what stayed in use
+        epoch_start_ += n * epoch_ns_;
+        cur_ = in_use;
+    }
+
+    // Highest demand over the current epoch and the closed epochs within `window_ns` before it.
+    uint64_t peak_within(uint64_t window_ns) const noexcept
+    {
+        uint64_t k = std::min<uint64_t>((window_ns + epoch_ns_ - 1) / epoch_ns_, count_);
+        uint64_t peak = cur_;
+        for (uint64_t i = 0; i < k; i++)
+            peak = std::max(peak, ring_[(head_ + epochs - 1 - i) % epochs]);
+        return peak;
+    }
+
+    // Lowest epoch peak over the history (the demand that was always there).
+    uint64_t floor_demand() const noexcept
+    {
+        uint64_t low = cur_;
+        for (size_t i = 0; i < count_; i++)
+            low = std::min(low, ring_[(head_ + epochs - 1 - i) % epochs]);
+        return low;
+    }
+
+    uint64_t epoch_ns() const noexcept { return epoch_ns_; }
+    size_t closed_epochs() const noexcept { return count_; }
+
+private:
+    void push(uint64_t v) noexcept
+    {
+        ring_[head_] = v;
+        head_ = (head_ + 1) % epochs;
+        count_ = std::min(count_ + 1, epochs);
+    }
+
+    uint64_t epoch_ns_;
+    uint64_t epoch_start_;
+    uint64_t cur_ = 0;
+    std::array<uint64_t, epochs> ring_{};
+    size_t head_ = 0;
+    size_t count_ = 0;
+};
+
+struct adaptive_state {
+    // Hold window = idle period x hold_num / 4: 2 (1/2x) .. 16 (4x); starts at 4 (1x).
+    uint32_t hold_num = 4;
+    uint64_t last_release_ns = 0;
+    bool release_pending_check = false; // a release whose regrowth we still watch for
+    uint64_t last_tick_in_use = 0;
+
+    uint64_t hold_ns(uint64_t idle_ns) const noexcept { return idle_ns / 4 * hold_num; }
+
+    // A growth happened at `now`: was the last release premature?
+    void on_grow(uint64_t now, uint64_t idle_ns) noexcept
+    {
+        if (release_pending_check && now - last_release_ns < idle_ns)
+            hold_num = std::min<uint32_t>(hold_num * 2, 16);
+        release_pending_check = false;
+    }
+
+    // Called at samples: a release that survived the idle period without regrowth.
+    void settle(uint64_t now, uint64_t idle_ns) noexcept
+    {
+        if (release_pending_check && now - last_release_ns >= idle_ns) {
+            hold_num = std::max<uint32_t>(hold_num / 2, 2);
+            release_pending_check = false;
+        }
+    }
+
+    void on_release(uint64_t now) noexcept
+    {
+        last_release_ns = now;
+        release_pending_check = true;
+    }
+
+    // How many trailing chunks to keep: pinned must still cover `need` after a release.
+    static bool surplus(uint64_t pinned, uint64_t chunk, uint64_t need) noexcept
+    {
+        return pinned >= chunk && pinned - chunk >= need;
+    }
+
+    // Grow ahead of need? `rise` = in-use growth since the last tick.
+    static bool grow_ahead(uint64_t pinned, uint64_t in_use, uint64_t rise) noexcept
+    {
+        return rise > 0 && pinned - std::min(pinned, in_use) < 2 * rise;
+    }
+};
+
+} // namespace elastic::detail

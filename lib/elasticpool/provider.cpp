@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "provider.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <new>
+
+#include <numa.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_memzone.h>
+
+#include "log.hpp"
+
+namespace elastic::detail {
+
+const char *provider_name(provider_kind k) noexcept
+{
+    switch (k) {
+    case provider_kind::memzone: return "memzone";
+    case provider_kind::hugetlb: return "hugetlb";
+    case provider_kind::heap: return "heap";
+    }
+    return "?";
+}
+
+bool eal_is_up() noexcept
+{
+    // The EAL counts its lcores during rte_eal_init(); before it the count is 0.
+    return rte_lcore_count() > 0;
+}
+
+namespace {
+
+class memzone_chunk final : public chunk_memory {
+public:
+    explicit memzone_chunk(const rte_memzone *mz) noexcept : mz_(mz)
+    {
+        addr_ = mz->addr;
+        size_ = mz->len;
+        va_mode_ = rte_eal_iova_mode() == RTE_IOVA_VA;
+    }
+    ~memzone_chunk() override
+    {
+        if (rte_memzone_free(mz_) != 0)
+            EP_LOG(ERR, "freeing memzone %s failed", mz_->name);
+    }
+    rte_iova_t iova(const void *p) const noexcept override
+    {
+        if (va_mode_)
+            return rte_iova_t(uintptr_t(p));
+        // PA mode: the memzone need not be IOVA-contiguous; ask the memseg map.
+        return rte_mem_virt2iova(p);
+    }
+
+private:
+    const rte_memzone *mz_;
+    bool va_mode_;
+};
+
+class mmap_chunk final : public chunk_memory {
+public:
+    mmap_chunk(void *addr, size_t size) noexcept
+    {
+        addr_ = addr;
+        size_ = size;
+    }
+    ~mmap_chunk() override { munmap(addr_, size_); }
+    rte_iova_t iova(const void *) const noexcept override { return RTE_BAD_IOVA; }
+};
+
+std::atomic<uint32_t> memzone_seq{0};
+
+std::unique_ptr<chunk_memory> reserve_memzone(size_t size, int socket, const char *tag) noexcept
+{
+    if (!eal_is_up()) {
+        rte_errno = ENOTSUP;
+        return nullptr;
+    }
+    // Hugepage-aligned so that every buffer up to a hugepage is IOVA-contiguous.
+    const unsigned align = rte_eal_has_hugepages() ? RTE_PGSIZE_2M : RTE_PGSIZE_4K;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        char name[RTE_MEMZONE_NAMESIZE];
+        snprintf(name, sizeof(name), "ep%d_%s_%u", int(getpid() % 100000), tag,
+                 memzone_seq.fetch_add(1, std::memory_order_relaxed));
+        const rte_memzone *mz = rte_memzone_reserve_aligned(name, size, socket, 0, align);
+        if (mz != nullptr) {
+            auto c = std::unique_ptr<chunk_memory>(new (std::nothrow) memzone_chunk(mz));
+            if (!c) {
+                rte_memzone_free(mz);
+                rte_errno = ENOMEM;
+            }
+            return c;
+        }
+        if (rte_errno != EEXIST)
+            break;
+    }
+    EP_LOG(WARNING, "memzone of %zu bytes on socket %d: %s", size, socket, rte_strerror(rte_errno));
+    rte_errno = ENOMEM;
+    return nullptr;
+}
+
+std::unique_ptr<chunk_memory> reserve_mmap(size_t size, int socket, bool pinned) noexcept
+{
+    void *addr = MAP_FAILED;
+    size_t len = size;
+    if (pinned) {
+        size_t huge = RTE_PGSIZE_2M;
+        size_t hlen = (size + huge - 1) & ~(huge - 1);
+        addr = mmap(nullptr, hlen, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+        if (addr != MAP_FAILED)
+            len = hlen;
+    }
+    if (addr == MAP_FAILED)
+        addr = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (addr == MAP_FAILED) {
+        EP_LOG(WARNING, "mmap of %zu bytes failed: %s", len, strerror(errno));
+        rte_errno = ENOMEM;
+        return nullptr;
+    }
+    if (pinned) {
+        if (socket >= 0 && numa_available() >= 0 && socket <= numa_max_node())
+            numa_tonode_memory(addr, len, socket);
+        if (mlock(addr, len) != 0)
+            EP_LOG(WARNING, "mlock of %zu bytes failed (%s): chunk is not pinned", len,
+                   strerror(errno));
+    }
+    auto c = std::unique_ptr<chunk_memory>(new (std::nothrow) mmap_chunk(addr, len));
+    if (!c) {
+        munmap(addr, len);
+        rte_errno = ENOMEM;
+    }
+    return c;
+}
+
+} // namespace
+
+std::unique_ptr<chunk_memory> reserve_chunk(provider_kind kind, size_t size, int socket,
+                                            const char *tag) noexcept
+{
+    switch (kind) {
+    case provider_kind::memzone: return reserve_memzone(size, socket, tag);
+    case provider_kind::hugetlb: return reserve_mmap(size, socket, true);
+    case provider_kind::heap: return reserve_mmap(size, socket, false);
+    }
+    rte_errno = EINVAL;
+    return nullptr;
+}
+
+} // namespace elastic::detail

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Chunk providers: where a chunk's pinned memory comes from (patent step 518: an additional block,
+// not contiguous with the others). One small interface, three implementations:
+//   memzone  DPDK EAL running: rte_memzone_reserve_aligned on the pool's socket, hugepage-aligned,
+//            real IOVA; freeing the memzone gives the hugepages back to the kernel.
+//   hugetlb  no EAL: mmap with huge pages when the kernel has them (4 KiB pages otherwise),
+//            mbind to the node (libnuma), mlock. No IOVA.
+//   heap     ordinary anonymous pages, not pinned: unit tests and trace replay.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include <rte_memory.h>
+
+namespace elastic::detail {
+
+enum class provider_kind { memzone, hugetlb, heap };
+
+const char *provider_name(provider_kind k) noexcept;
+
+// One reserved chunk of memory. Destroying it gives the memory back.
+class chunk_memory {
+public:
+    virtual ~chunk_memory() = default;
+    void *addr() const noexcept { return addr_; }
+    size_t size() const noexcept { return size_; }
+    // IOVA of a byte inside the chunk, or RTE_BAD_IOVA when the provider has none.
+    virtual rte_iova_t iova(const void *p) const noexcept = 0;
+
+protected:
+    void *addr_ = nullptr;
+    size_t size_ = 0;
+};
+
+// Reserve `size` bytes on `socket` (SOCKET_ID_ANY allowed). Returns nullptr with rte_errno set
+// (ENOMEM when the memory is not there). `tag` makes memzone names unique and readable.
+std::unique_ptr<chunk_memory> reserve_chunk(provider_kind kind, size_t size, int socket,
+                                            const char *tag) noexcept;
+
+// Whether the DPDK EAL has been initialised in this process.
+bool eal_is_up() noexcept;
+
+} // namespace elastic::detail
