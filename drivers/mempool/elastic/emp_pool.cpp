@@ -162,11 +162,6 @@ void unlink_lists(rte_mempool *mp, chunk &c, uint32_t nb_objs) noexcept
     mp->mem_list.stqh_last = c.mem_prev;
 }
 
-void chunk_memzone_free(rte_mempool_memhdr *, void *opaque)
-{
-    rte_memzone_free(static_cast<const rte_memzone *>(opaque));
-}
-
 // The base chunk's target for a DPDK-driven populate.
 uint32_t base_target(const pool_state *s) noexcept
 {
@@ -372,9 +367,13 @@ void state_free(rte_mempool *mp) noexcept
     if (s == nullptr)
         return;
     alarm_cancel(mp);
-    // rte_mempool_free() has freed the memzones through the memhdrs' callbacks already.
-    for (uint32_t i = 0; i < s->max_chunks; i++)
+    // rte_mempool_free() has unlinked the objects and memory headers; the memzones of our
+    // chunks are ours to free (a base populated by DPDK has its own callback).
+    for (uint32_t i = 0; i < s->max_chunks; i++) {
+        if (s->chunks[i].mz != nullptr)
+            rte_memzone_free(s->chunks[i].mz);
         rte_free(s->chunks[i].stack);
+    }
     rte_free(s->chunks);
     rte_free(s->ranges);
     s->magic = 0;
@@ -540,8 +539,11 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         mem = RTE_ALIGN_CEIL(mem, static_cast<ssize_t>(s->pg_sz));
     }
     void **stack = zalloc<void *>("elastic_mempool_stack", objs, mp->socket_id);
-    if (stack == nullptr)
+    if (stack == nullptr) {
+        lock_guard g(s->store);
+        s->nb_grow_fail++;
         return -ENOMEM;
+    }
     char name[RTE_MEMZONE_NAMESIZE];
     snprintf(name, sizeof(name), "EMP%" PRIxPTR "_%u", reinterpret_cast<uintptr_t>(mp),
              s->mz_seq++);
@@ -573,7 +575,6 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     // Populate one IOVA-contiguous run at a time.
     s->growing = true;
     int err = 0;
-    bool first = true;
     char *addr = static_cast<char *>(mz->addr);
     size_t off = 0;
     while (off < mz->len && c.nb_free < c.cap) {
@@ -585,15 +586,13 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
             while (off + run < mz->len && iova_of(addr + off + run) == iova + run)
                 run = std::min(run + s->pg_sz, mz->len - off);
         }
-        const int ret = rte_mempool_populate_iova(mp, addr + off, iova, run,
-                                                  first ? chunk_memzone_free : nullptr,
-                                                  const_cast<rte_memzone *>(mz));
+        // No free callback: a function pointer of this process would be wrong in another one
+        // (a chunk grown by a secondary); state_free() frees the memzones of live chunks.
+        const int ret = rte_mempool_populate_iova(mp, addr + off, iova, run, nullptr, nullptr);
         if (ret < 0) {
             err = ret;
             break;
         }
-        if (ret > 0)
-            first = false;
         off += run;
     }
     s->growing = false;
@@ -760,6 +759,17 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         xs->parked_objs = s->parked;
         xs->retiring = s->retiring >= 0;
     }
+}
+
+void log_destroy(pool_state *s) noexcept
+{
+    elastic_pool_stats st;
+    elastic_mempool_xstats xs;
+    fill_stats(s, &st, &xs);
+    EMP_LOG(INFO, "%s: destroyed: %u chunks, %" PRIu64 " grows (%" PRIu64 " datapath, %" PRIu64
+            " maintenance), %" PRIu64 " shrinks, peak %" PRIu64 " MiB pinned\n", s->mp->name,
+            st.nb_chunks, st.nb_grows, xs.nb_grow_datapath, xs.nb_grow_maintenance,
+            st.nb_shrinks, st.peak_pinned_bytes >> 20);
 }
 
 namespace {

@@ -158,6 +158,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept;
 int maintain(pool_state *s, bool sample_now_only) noexcept;
 int trim(pool_state *s) noexcept;
 void mark_destroying(pool_state *s) noexcept;
+void log_destroy(pool_state *s) noexcept;
 void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept;
 void alarm_arm(rte_mempool *mp) noexcept;
 void alarm_cancel(rte_mempool *mp) noexcept;

@@ -32,14 +32,7 @@ void on_mempool_event(rte_mempool_event event, rte_mempool *mp, void *)
     if (pool_state *s = state_of(mp)) {
         mark_destroying(s);
         alarm_cancel(mp);
-        elastic_pool_stats st;
-        elastic_mempool_xstats xs;
-        fill_stats(s, &st, &xs);
-        RTE_LOG(INFO, MEMPOOL,
-                "elastic %s: destroyed: %u chunks, %" PRIu64 " grows (%" PRIu64 " datapath, %"
-                PRIu64 " maintenance), %" PRIu64 " shrinks, peak %" PRIu64 " MiB pinned\n",
-                mp->name, st.nb_chunks, st.nb_grows, xs.nb_grow_datapath,
-                xs.nb_grow_maintenance, st.nb_shrinks, st.peak_pinned_bytes >> 20);
+        log_destroy(s);
     }
 }
 
