@@ -67,9 +67,12 @@ T *zalloc(const char *what, size_t n, int socket) noexcept
 }
 
 // Which chunk does obj belong to? Added chunks have a span; everything else is the base.
-inline uint32_t chunk_of(const pool_state *s, const void *obj) noexcept
+// `hint` is the range that matched last (objects tend to come back in runs of one chunk).
+inline uint32_t chunk_of(const pool_state *s, const void *obj, uint32_t &hint) noexcept
 {
     const uintptr_t a = reinterpret_cast<uintptr_t>(obj);
+    if (hint < s->nb_ranges && a - s->ranges[hint].lo < s->ranges[hint].hi - s->ranges[hint].lo)
+        return s->ranges[hint].idx;
     uint32_t lo = 0, hi = s->nb_ranges;
     while (lo < hi) {
         const uint32_t mid = (lo + hi) / 2;
@@ -78,8 +81,10 @@ inline uint32_t chunk_of(const pool_state *s, const void *obj) noexcept
         else
             hi = mid;
     }
-    if (lo > 0 && a < s->ranges[lo - 1].hi)
+    if (lo > 0 && a < s->ranges[lo - 1].hi) {
+        hint = lo - 1;
         return s->ranges[lo - 1].idx;
+    }
     return 0;
 }
 
@@ -115,7 +120,10 @@ void take(pool_state *s, void **objs, unsigned n, uint64_t now) noexcept
         const unsigned k = std::min<unsigned>(c.nb_free, n - got);
         c.nb_free -= k;
         memcpy(objs + got, c.stack + c.nb_free, k * sizeof(void *));
-        c.last_alloc_ns = now;
+        if (now != 0)
+            c.last_alloc_ns = now;
+        else
+            c.alloc_mark = 1;
         got += k;
     }
     // i is one past the last chunk used; it may still hold objects.
@@ -202,12 +210,24 @@ bool release_last_locked(pool_state *s) noexcept
     return true;
 }
 
+// Turn the marks left by gets into allocation times. Store lock held.
+void observe_marks(pool_state *s, uint64_t now) noexcept
+{
+    for (uint32_t i = 0; i < s->nb_chunks; i++) {
+        if (s->chunks[i].alloc_mark) {
+            s->chunks[i].alloc_mark = 0;
+            s->chunks[i].last_alloc_ns = now;
+        }
+    }
+}
+
 // The release rule of policy.hpp on the last chunks; `assume_empty` asks whether the last chunk
 // could go if all its objects were back (the retiring decision).
 bool rule_allows(pool_state *s, uint64_t now, bool assume_empty) noexcept
 {
     chunk_activity act[max_headroom + 2];
     lock_guard g(s->store);
+    observe_marks(s, now);
     if (s->nb_chunks < 2)
         return false;
     const uint32_t want = std::max<uint32_t>(s->rule.headroom + 1, 2);
@@ -384,23 +404,45 @@ void state_free(rte_mempool *mp) noexcept
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
 {
     lock_guard g(s->store);
-    for (unsigned i = 0; i < n; i++) {
-        const uint32_t idx = s->nb_ranges == 0 ? 0 : chunk_of(s, objs[i]);
+    uint32_t hint = 0;
+    uint32_t to_active = 0, to_parked = 0;
+    unsigned i = 0;
+    while (i < n) {
+        const uint32_t idx = s->nb_ranges == 0 ? 0 : chunk_of(s, objs[i], hint);
         chunk &c = s->chunks[idx];
-        if (unlikely(c.nb_free >= c.cap)) {
+        void **const stack = c.stack;
+        const uint32_t cap = c.cap;
+        uint32_t nf = c.nb_free;
+        unsigned j = i;
+        // The run of objects of this chunk (one address range check each).
+        if (c.mz != nullptr) {
+            const uintptr_t lo = c.va_lo, span = c.va_hi - c.va_lo;
+            while (j < n && nf < cap && reinterpret_cast<uintptr_t>(objs[j]) - lo < span)
+                stack[nf++] = objs[j++];
+        } else if (s->nb_ranges == 0) {
+            while (j < n && nf < cap)
+                stack[nf++] = objs[j++];
+        } else if (nf < cap) {
+            stack[nf++] = objs[j++];
+        }
+        if (unlikely(j == i)) {
             EMP_LOG(ERR, "%s: object %p put into a full chunk %u (double free?)\n",
                     s->mp->name, objs[i], idx);
+            i++;
             continue;
         }
-        c.stack[c.nb_free++] = objs[i];
+        c.nb_free = nf;
         if (c.state == chunk_state::active) {
-            s->free_active++;
+            to_active += j - i;
             if (idx < s->first_hint)
                 s->first_hint = idx;
         } else {
-            s->parked++;
+            to_parked += j - i;
         }
+        i = j;
     }
+    s->free_active += to_active;
+    s->parked += to_parked;
     s->nb_frees += n;
     return 0;
 }
@@ -409,7 +451,11 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
 {
     if (unlikely(n == 0))
         return 0;
-    const uint64_t now = now_ns(s);
+    // Reading the clock costs more than the rest of a get on some machines (rdtsc ~60 ns in a
+    // VM): with the default clock a get only marks the chunk and maintenance stamps it with
+    // its own time (idle times are then late by at most one tick). A custom clock (tests,
+    // trace replay) is read here, for exact times.
+    const uint64_t now = (s->clock != nullptr && s->owner_pid == self_pid) ? now_ns(s) : 0;
     for (;;) {
         {
             lock_guard g(s->store);
@@ -622,8 +668,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
 
     lock_guard g(s->store);
     s->nb_chunks++;
-    if (idx > 0)
-        range_insert(s, c.va_lo, c.va_hi, idx);
+    range_insert(s, c.va_lo, c.va_hi, idx);
     s->free_active += staged;
     s->populated += staged;
     s->first_hint = std::min(s->first_hint, idx);
@@ -675,6 +720,7 @@ int maintain(pool_state *s, bool sample_now_only) noexcept
     bool due;
     {
         lock_guard g(s->store);
+        observe_marks(s, now);
         due = sample_now_only || s->samples.due(now);
         if (due)
             s->nb_samples++;

@@ -63,6 +63,7 @@ struct chunk {
     uint32_t cap;                        // objects in the chunk
     uint32_t nb_free;                    // objects in the stack now
     uint64_t last_alloc_ns;              // last dequeue from it (creation time at first)
+    uint32_t alloc_mark;                 // dequeued from since maintenance last looked
     uint64_t bytes;                      // pinned bytes
     rte_mempool_objhdr **elt_prev;       // elt_list slot before the chunk's first objhdr
     rte_mempool_memhdr **mem_prev;       // mem_list slot before the chunk's first memhdr
@@ -92,8 +93,6 @@ enum class grow_origin { base, datapath, maintenance };
 
 struct pool_state {
     uint32_t magic;
-    spin_lock store;
-    spin_lock grow;
     rte_mempool *mp;
 
     // configuration
@@ -116,7 +115,8 @@ struct pool_state {
     bool alarm;                          // the creating process ticks it from an EAL alarm
     bool destroying;                     // rte_mempool_free started: never grow again
 
-    // store (guarded by `store`)
+    // store (guarded by `store`), on cache lines of its own
+    alignas(RTE_CACHE_LINE_SIZE) spin_lock store;
     uint32_t max_chunks;
     uint32_t nb_chunks;
     uint32_t nb_ranges;
@@ -130,6 +130,7 @@ struct pool_state {
     range *ranges;
 
     // growth in progress (guarded by `grow`)
+    alignas(RTE_CACHE_LINE_SIZE) spin_lock grow;
     bool growing;
     uint32_t mz_seq;
     sampler samples{0, 0};
