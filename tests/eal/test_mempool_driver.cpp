@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -185,6 +187,38 @@ TEST(MempoolDriver, ReleasesIdleChunksAndGivesPagesBack)
     v = alloc_all(mp);
     EXPECT_EQ(v.size(), mp->size);
     free_all(v);
+}
+
+TEST(MempoolDriver, RealClockMillisecondPeriods)
+{
+    auto p = manual_params(100, 100, nullptr); // monotonic clock
+    p.sample_period_ms = 5;
+    p.idle_period_ms = 40;
+    p.headroom_chunks = 0;
+    rte_mempool *mp = elastic_pktmbuf_pool_create("mpd_realclk", 300, 0, 0, data_room,
+                                                  SOCKET_ID_ANY, &p);
+    ASSERT_NE(mp, nullptr);
+    pool_guard g{mp};
+    auto v = alloc_all(mp);
+    ASSERT_EQ(v.size(), 300u);
+    free_all(v);
+    const auto t0 = std::chrono::steady_clock::now();
+    int released = 0;
+    double first_ms = -1;
+    while (released < 2 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5)) {
+        const int r = elastic_mempool_maintain(mp);
+        ASSERT_GE(r, 0);
+        if (r > 0 && first_ms < 0)
+            first_ms = std::chrono::duration<double, std::milli>(
+                std::chrono::steady_clock::now() - t0).count();
+        released += r;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(released, 2);
+    // Not before the idle period (measured from the allocations, which came before t0).
+    EXPECT_GE(first_ms, 30.0);
+    EXPECT_LT(first_ms, 2000.0);
+    EXPECT_EQ(stats_of(mp).nb_chunks, 1u);
 }
 
 TEST(MempoolDriver, IdleRuleUsesTheSharedPolicy)
