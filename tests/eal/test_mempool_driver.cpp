@@ -564,6 +564,8 @@ TEST(MempoolDriver, SecondaryProcessLooksUpAndAllocates)
 {
     if (rte_eal_process_type() != RTE_PROC_PRIMARY || the_env == nullptr)
         GTEST_SKIP();
+    if (no_huge())
+        GTEST_SKIP() << "secondary processes need shared hugepage files (not with --no-huge)";
     auto p = manual_params(256, 256, nullptr);
     rte_mempool *mp = elastic_pktmbuf_pool_create("mpd_shared", 2048, 0, 0, data_room,
                                                   SOCKET_ID_ANY, &p);
