@@ -12,6 +12,7 @@
 //    (maintenance every millisecond from another thread).
 //
 // Usage: bench-mempool [EAL args --] [--ms=<ms per backend case>] [--quick]
+// BENCH_MEMPOOL_CASE=cache:bulk:lcores runs only that backend case.
 // Without EAL args: --no-pci --file-prefix=mempool_bench_<pid> -l 0,1; ELASTIC_EAL_ARGS words
 // are added in either case.
 
@@ -138,6 +139,12 @@ void backend(uint64_t ms)
     for (unsigned cache : caches)
         for (unsigned bulk : bulks)
             for (unsigned lc = 1; lc <= max_lcores; lc++) {
+                if (const char *only = getenv("BENCH_MEMPOOL_CASE")) { // "cache:bulk:lcores"
+                    unsigned oc, ob, ol;
+                    if (sscanf(only, "%u:%u:%u", &oc, &ob, &ol) == 3 &&
+                        (oc != cache || ob != bulk || ol != lc))
+                        continue;
+                }
                 double r[4] = {0, 0, 0, 0};
                 for (int i = 0; i < 4; i++) {
                     rte_mempool *mp = make_pool(ops_list[i], cache);

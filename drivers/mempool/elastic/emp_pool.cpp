@@ -119,7 +119,9 @@ void take(pool_state *s, void **objs, unsigned n, uint64_t now) noexcept
             continue;
         const unsigned k = std::min<unsigned>(c.nb_free, n - got);
         c.nb_free -= k;
-        memcpy(objs + got, c.stack + c.nb_free, k * sizeof(void *));
+        void *const *src = c.stack + c.nb_free;
+        for (unsigned j = 0; j < k; j++)
+            objs[got + j] = src[j];
         if (now != 0)
             c.last_alloc_ns = now;
         else
@@ -404,7 +406,7 @@ void state_free(rte_mempool *mp) noexcept
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
 {
     lock_guard g(s->store);
-    uint32_t hint = 0;
+    uint32_t hint = s->range_hint;
     uint32_t to_active = 0, to_parked = 0;
     unsigned i = 0;
     while (i < n) {
@@ -444,6 +446,7 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
     s->free_active += to_active;
     s->parked += to_parked;
     s->nb_frees += n;
+    s->range_hint = hint;
     return 0;
 }
 

@@ -121,6 +121,7 @@ struct pool_state {
     uint32_t nb_chunks;
     uint32_t nb_ranges;
     uint32_t first_hint;                 // no active chunk below this index has free objects
+    uint32_t range_hint;                 // range of the last put (puts come in runs)
     uint32_t free_active;                // objects that can be handed out
     uint32_t parked;                     // objects back in a retiring chunk
     int32_t retiring;                    // index of the retiring chunk, or -1
