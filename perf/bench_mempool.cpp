@@ -12,7 +12,8 @@
 //    (maintenance every millisecond from another thread).
 //
 // Usage: bench-mempool [EAL args --] [--ms=<ms per backend case>] [--quick]
-// BENCH_MEMPOOL_CASE=cache:bulk:lcores runs only that backend case.
+// BENCH_MEMPOOL_CASE=cache:bulk:lcores runs only that backend case, BENCH_MEMPOOL_OPS=<ops>
+// only that pool.
 // Without EAL args: --no-pci --file-prefix=mempool_bench_<pid> -l 0,1; ELASTIC_EAL_ARGS words
 // are added in either case.
 
@@ -147,6 +148,9 @@ void backend(uint64_t ms)
                 }
                 double r[4] = {0, 0, 0, 0};
                 for (int i = 0; i < 4; i++) {
+                    const char *only_ops = getenv("BENCH_MEMPOOL_OPS");
+                    if (only_ops != nullptr && strcmp(only_ops, ops_list[i]) != 0)
+                        continue;
                     rte_mempool *mp = make_pool(ops_list[i], cache);
                     if (mp == nullptr) {
                         r[i] = -1;

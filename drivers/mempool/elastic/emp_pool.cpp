@@ -626,8 +626,9 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     int err = 0;
     char *addr = static_cast<char *>(mz->addr);
     size_t off = 0;
+    const bool no_iova = (mp->flags & RTE_MEMPOOL_F_NO_IOVA_CONTIG) != 0;
     while (off < mz->len && c.nb_free < c.cap) {
-        const rte_iova_t iova = iova_of(addr + off);
+        const rte_iova_t iova = no_iova ? RTE_BAD_IOVA : iova_of(addr + off);
         size_t run = mz->len - off;
         if (s->pg_sz != 0 && iova != RTE_BAD_IOVA) {
             run = std::min<size_t>(RTE_PTR_ALIGN_CEIL(addr + off + 1, s->pg_sz) - (addr + off),
