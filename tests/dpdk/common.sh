@@ -62,7 +62,8 @@ run_testpmd() {
        sleep 2; echo) |
         env "${LOAD_ENV[@]}" "$@" timeout -k 10 "$((secs + 40))" "${TESTPMD_BIN:-dpdk-testpmd}" \
         --no-pci --file-prefix="$prefix" -l 0-1 "${LOAD_ARGS[@]}" \
-        --vdev=net_null0 --vdev=net_null1 --mbuf-pool-ops-name="$ops" --log-level=mempool.elastic:info \
+        --vdev=net_null0 --vdev=net_null1 --mbuf-pool-ops-name="$ops" \
+        --log-level=mempool.elastic:info \
         ${ELASTIC_EAL_ARGS:-} \
         -- --forward-mode=io --auto-start >"$TESTPMD_LOG" 2>&1 )
     dpdk_cleanup "$prefix"

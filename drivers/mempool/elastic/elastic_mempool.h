@@ -14,7 +14,7 @@
  * ```
  *   rte_mempool (size = n_max) ── chunk 0 (base) ── chunk 1 ── ... ── chunk k   (order of addition)
  *        |                          | free stack      | free stack       | free stack
- *        +- per-lcore caches (DPDK) +- memzone: objhdr|mbuf|priv|data room, no object crosses a page
+ *        +- per-lcore caches (DPDK) +- memzone: objhdr|mbuf|priv|data room (none crosses a page)
  * ```
  *
  * Two ways in:
