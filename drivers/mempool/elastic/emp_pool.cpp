@@ -198,6 +198,7 @@ bool release_last_locked(pool_state *s) noexcept
         if (s->retiring == static_cast<int32_t>(idx))
             s->retiring = -1;
         range_remove(s, idx);
+        s->put_c = nullptr;
         s->nb_chunks--;
         s->populated -= lc.cap;
         s->first_hint = std::min(s->first_hint, s->nb_chunks);
@@ -406,6 +407,29 @@ void state_free(rte_mempool *mp) noexcept
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
 {
     lock_guard g(s->store);
+    if (chunk *pc = s->put_c; pc != nullptr && pc->nb_free + n <= pc->cap) {
+        // Common case: all n go back to the chunk of the last put.
+        const uintptr_t lo = s->put_lo, span = s->put_span;
+        unsigned k = 0;
+        while (k < n && reinterpret_cast<uintptr_t>(objs[k]) - lo < span)
+            k++;
+        if (likely(k == n)) {
+            void **dst = pc->stack + pc->nb_free;
+            for (unsigned j = 0; j < n; j++)
+                dst[j] = objs[j];
+            pc->nb_free += n;
+            if (pc->state == chunk_state::active) {
+                s->free_active += n;
+                const uint32_t idx = static_cast<uint32_t>(pc - s->chunks);
+                if (idx < s->first_hint)
+                    s->first_hint = idx;
+            } else {
+                s->parked += n;
+            }
+            s->nb_frees += n;
+            return 0;
+        }
+    }
     uint32_t hint = s->range_hint;
     uint32_t to_active = 0, to_parked = 0;
     unsigned i = 0;
@@ -434,6 +458,11 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
             continue;
         }
         c.nb_free = nf;
+        if (c.mz != nullptr) {
+            s->put_c = &c;
+            s->put_lo = c.va_lo;
+            s->put_span = c.va_hi - c.va_lo;
+        }
         if (c.state == chunk_state::active) {
             to_active += j - i;
             if (idx < s->first_hint)
@@ -466,6 +495,24 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                 s->free_active + s->chunks[s->retiring].nb_free >= n)
                 unretire(s); // demand is back
             if (likely(s->free_active >= n)) {
+                // Common case: the oldest chunk with free objects has all n.
+                chunk &c = s->chunks[s->first_hint];
+                if (likely(c.nb_free > n && c.state == chunk_state::active)) {
+                    c.nb_free -= n;
+                    void *const *src = c.stack + c.nb_free;
+                    for (unsigned j = 0; j < n; j++)
+                        objs[j] = src[j];
+                    if (now != 0)
+                        c.last_alloc_ns = now;
+                    else
+                        c.alloc_mark = 1;
+                    s->free_active -= n;
+                    s->nb_allocs += n;
+                    const uint32_t out = s->populated - s->free_active - s->parked;
+                    if (out > s->peak_out)
+                        s->peak_out = out;
+                    return 0;
+                }
                 take(s, objs, n, now);
                 return 0;
             }
@@ -672,6 +719,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
 
     lock_guard g(s->store);
     s->nb_chunks++;
+    s->put_c = nullptr;
     range_insert(s, c.va_lo, c.va_hi, idx);
     s->free_active += staged;
     s->populated += staged;

@@ -137,7 +137,11 @@ struct pool_state {
     sampler samples{0, 0};
 
     // counters (guarded by `store`, written by growth under both locks)
-    alignas(RTE_CACHE_LINE_SIZE) uint64_t nb_allocs, nb_frees, nb_alloc_fail;
+    // the chunk of the last put, for the common case of a put within one chunk (store lock)
+    alignas(RTE_CACHE_LINE_SIZE) chunk *put_c;
+    uintptr_t put_lo;
+    uintptr_t put_span;
+    uint64_t nb_allocs, nb_frees, nb_alloc_fail;
     uint64_t nb_grows, nb_grow_datapath, nb_grow_maintenance, nb_grow_fail;
     uint64_t nb_shrinks, nb_retire, nb_unretire, nb_samples;
     uint64_t grow_ns_total, grow_ns_max;
