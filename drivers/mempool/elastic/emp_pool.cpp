@@ -126,6 +126,7 @@ void take(pool_state *s, void **objs, unsigned n, uint64_t now) noexcept
             c.last_alloc_ns = now;
         else
             c.alloc_mark = 1;
+        c.allocs += k;
         got += k;
     }
     // i is one past the last chunk used; it may still hold objects.
@@ -135,7 +136,6 @@ void take(pool_state *s, void **objs, unsigned n, uint64_t now) noexcept
         h++;
     s->first_hint = h;
     s->free_active -= n;
-    s->nb_allocs += n;
     const uint32_t out = s->populated - s->free_active - s->parked;
     if (out > s->peak_out)
         s->peak_out = out;
@@ -203,6 +203,7 @@ bool release_last_locked(pool_state *s) noexcept
         s->populated -= lc.cap;
         s->first_hint = std::min(s->first_hint, s->nb_chunks);
         s->pinned_bytes -= lc.bytes;
+        s->allocs_released += lc.allocs;
         s->nb_shrinks++;
         c = lc;
         lc = chunk{};
@@ -409,7 +410,7 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
     lock_guard g(s->store);
     if (chunk *pc = s->put_c; pc != nullptr && pc->nb_free + n <= pc->cap) {
         // Common case: all n go back to the chunk of the last put.
-        const uintptr_t lo = s->put_lo, span = s->put_span;
+        const uintptr_t lo = s->put_lo, span = pc->va_hi - lo;
         unsigned k = 0;
         while (k < n && reinterpret_cast<uintptr_t>(objs[k]) - lo < span)
             k++;
@@ -426,7 +427,6 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
             } else {
                 s->parked += n;
             }
-            s->nb_frees += n;
             return 0;
         }
     }
@@ -461,7 +461,6 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
         if (c.mz != nullptr) {
             s->put_c = &c;
             s->put_lo = c.va_lo;
-            s->put_span = c.va_hi - c.va_lo;
         }
         if (c.state == chunk_state::active) {
             to_active += j - i;
@@ -474,7 +473,6 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
     }
     s->free_active += to_active;
     s->parked += to_parked;
-    s->nb_frees += n;
     s->range_hint = hint;
     return 0;
 }
@@ -506,8 +504,8 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                         c.last_alloc_ns = now;
                     else
                         c.alloc_mark = 1;
+                    c.allocs += n;
                     s->free_active -= n;
-                    s->nb_allocs += n;
                     const uint32_t out = s->populated - s->free_active - s->parked;
                     if (out > s->peak_out)
                         s->peak_out = out;
@@ -834,8 +832,11 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         st->nb_grows = s->nb_grows;
         st->nb_shrinks = s->nb_shrinks;
         st->nb_alloc_fail = s->nb_alloc_fail;
-        st->nb_allocs = s->nb_allocs;
-        st->nb_frees = s->nb_frees;
+        uint64_t allocs = s->allocs_released;
+        for (uint32_t i = 0; i < s->nb_chunks; i++)
+            allocs += s->chunks[i].allocs;
+        st->nb_allocs = allocs;
+        st->nb_frees = allocs - out;
         st->nb_grow_fail = s->nb_grow_fail;
         st->grow_ns_total = s->grow_ns_total;
         st->nb_samples = s->nb_samples;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include <rte_common.h>
@@ -55,7 +56,8 @@ private:
 enum class chunk_state : uint8_t { active, retiring };
 
 // One chunk: the base (index 0) or an added memzone. Objects of a chunk go back to its stack.
-struct chunk {
+struct alignas(RTE_CACHE_LINE_SIZE) chunk {
+    // first cache line: what get and put touch
     uintptr_t va_lo;                     // memzone span (0, 0 for a base DPDK populated)
     uintptr_t va_hi;
     const rte_memzone *mz;               // NULL: memory owned by DPDK's populate_default
@@ -63,11 +65,13 @@ struct chunk {
     uint32_t cap;                        // objects in the chunk
     uint32_t nb_free;                    // objects in the stack now
     uint64_t last_alloc_ns;              // last dequeue from it (creation time at first)
+    uint64_t allocs;                     // objects handed out from it
     uint32_t alloc_mark;                 // dequeued from since maintenance last looked
+    chunk_state state;
+    // second line: growth and shrink
     uint64_t bytes;                      // pinned bytes
     rte_mempool_objhdr **elt_prev;       // elt_list slot before the chunk's first objhdr
     rte_mempool_memhdr **mem_prev;       // mem_list slot before the chunk's first memhdr
-    chunk_state state;
 };
 
 // Address span of an added chunk, sorted by lo, for finding an object's chunk on enqueue.
@@ -115,9 +119,8 @@ struct pool_state {
     bool alarm;                          // the creating process ticks it from an EAL alarm
     bool destroying;                     // rte_mempool_free started: never grow again
 
-    // store (guarded by `store`), on cache lines of its own
+    // store (guarded by `store`): what get and put touch, on one cache line of its own
     alignas(RTE_CACHE_LINE_SIZE) spin_lock store;
-    uint32_t max_chunks;
     uint32_t nb_chunks;
     uint32_t nb_ranges;
     uint32_t first_hint;                 // no active chunk below this index has free objects
@@ -128,7 +131,12 @@ struct pool_state {
     uint32_t populated;                  // objects of published chunks (own count)
     uint32_t peak_out;
     chunk *chunks;
-    range *ranges;
+    chunk *put_c;                        // chunk of the last put (puts come in runs) or NULL
+    uintptr_t put_lo;                    // its va_lo
+    // (store) the rest
+    alignas(RTE_CACHE_LINE_SIZE) range *ranges;
+    uint32_t max_chunks;
+    uint64_t allocs_released;            // allocs of chunks released
 
     // growth in progress (guarded by `grow`)
     alignas(RTE_CACHE_LINE_SIZE) spin_lock grow;
@@ -136,17 +144,19 @@ struct pool_state {
     uint32_t mz_seq;
     sampler samples{0, 0};
 
-    // counters (guarded by `store`, written by growth under both locks)
-    // the chunk of the last put, for the common case of a put within one chunk (store lock)
-    alignas(RTE_CACHE_LINE_SIZE) chunk *put_c;
-    uintptr_t put_lo;
-    uintptr_t put_span;
-    uint64_t nb_allocs, nb_frees, nb_alloc_fail;
+    // counters (guarded by `store`, written by growth under both locks); objects handed out
+    // are counted per chunk, objects given back are handed out minus out now
+    uint64_t nb_alloc_fail;
     uint64_t nb_grows, nb_grow_datapath, nb_grow_maintenance, nb_grow_fail;
     uint64_t nb_shrinks, nb_retire, nb_unretire, nb_samples;
     uint64_t grow_ns_total, grow_ns_max;
     uint64_t pinned_bytes, peak_pinned_bytes, chunk_bytes;
 };
+
+static_assert(sizeof(chunk) == 2 * RTE_CACHE_LINE_SIZE);
+static_assert(offsetof(chunk, state) < RTE_CACHE_LINE_SIZE);
+static_assert(offsetof(pool_state, put_lo) + sizeof(uintptr_t) -
+              offsetof(pool_state, store) <= RTE_CACHE_LINE_SIZE);
 
 // emp_pool.cpp
 uint64_t now_ns(const pool_state *s) noexcept;
