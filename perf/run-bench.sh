@@ -7,7 +7,8 @@
 #   build dir defaults to ./build next to perf/; flags go to Google Benchmark, e.g.
 #   --benchmark_filter=pair/ ; ELASTIC_EAL_ARGS adds EAL words (e.g. "--no-huge -m 512").
 #   BENCH_REPETITIONS (3; the table shows the median), BENCH_MIN_TIME (0.2 s per run),
-#   BENCH_TIMEOUT (900 s), BENCH_JSON (keep the raw results in this file).
+#   BENCH_TIMEOUT (900 s), BENCH_JSON (keep the raw results in this file). EAL memory is
+#   preallocated with -m 512 unless ELASTIC_EAL_ARGS has -m, --socket-mem or --legacy-mem.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=$here/../build
@@ -29,9 +30,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 json=${BENCH_JSON:-$tmp/bench-buf.json}
+# Preallocate the EAL's memory (-m) unless ELASTIC_EAL_ARGS sizes it: with dynamic memory
+# rte_free hands whole hugepages back to the kernel and the next rte_malloc maps them again,
+# which would measure the kernel rather than rte_malloc.
+mem="-m 512"
+case " ${ELASTIC_EAL_ARGS:-} " in
+*" -m "* | *--socket-mem* | *--legacy-mem*) mem= ;;
+esac
 
 if ! timeout "${BENCH_TIMEOUT:-900}" "$bin" --no-pci --file-prefix="$prefix" \
-    --log-level=lib.eal:warning -- \
+    $mem --log-level=lib.eal:warning -- \
     --benchmark_min_time="${BENCH_MIN_TIME:-0.2}" \
     --benchmark_repetitions="${BENCH_REPETITIONS:-3}" \
     --benchmark_report_aggregates_only=true \

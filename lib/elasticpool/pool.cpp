@@ -506,7 +506,9 @@ void var_pool::grow_ahead(uint64_t t) noexcept
     const uint64_t in_use = st_.in_use_bytes;
     const uint64_t rise = in_use > adapt_.last_tick_in_use ? in_use - adapt_.last_tick_in_use : 0;
     adapt_.last_tick_in_use = in_use;
+    // Only while demand climbs: in use at the peak of the last sample period.
     if (waiters_.empty() && st_.pinned_bytes + cfg_.chunk_size <= cfg_.wall_size &&
+        in_use >= demand_.peak_within(cfg_.sample_ns) &&
         adaptive_state::grow_ahead(st_.pinned_bytes, in_use, rise))
         grow(t, true);
 }

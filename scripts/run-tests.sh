@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh), builds and runs every test suite of elasticpool (unit, eal, dpdk),
+# one test at a time, then ends with the plain line "N passed, N failed" from meson's test log.
+# Exits non-zero when the build fails or any test fails, times out or does not run to its end.
+#
+#   bash scripts/run-tests.sh [--sanitize=address|thread] [MESON_TEST_ARGS...]
+#
+#   --sanitize=address  build-asan, -Db_sanitize=address,undefined; suites unit and eal
+#   --sanitize=thread   build-tsan, -Db_sanitize=thread; suite unit
+#   MESON_TEST_ARGS     passed on to meson test (e.g. --suite unit, or test names)
+#   ELASTIC_TEST_TIMEOUT  overall bound in seconds (default 1800)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/setup.sh
+source "$here/setup.sh"
+
+build=build
+build_opts=()
+test_args=()
+for arg in "$@"; do
+    case $arg in
+    --sanitize=address)
+        build=build-asan
+        build_opts=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
+            -Dperf=false)
+        test_args+=(--suite unit --suite eal)
+        ;;
+    --sanitize=thread)
+        build=build-tsan
+        build_opts=(-Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dperf=false)
+        test_args+=(--suite unit)
+        ;;
+    --sanitize=*)
+        echo "run-tests.sh: unknown sanitizer in $arg (address or thread)" >&2
+        exit 2
+        ;;
+    -h | --help)
+        sed -n '2,11s/^# \{0,1\}//p' "$0"
+        exit 0
+        ;;
+    *)
+        test_args+=("$arg")
+        ;;
+    esac
+done
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_summary=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:print_summary=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+if ! elastic_setup "$build" "${build_opts[@]}"; then
+    echo "build failed: no test ran"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# Removes what EAL test processes that died without cleaning up left behind: runtime
+# directories /var/run/dpdk/ept_<test>_<pid> and hugepage files /dev/hugepages/ept_<test>_<pid>*
+# (which hold hugepages until removed), for processes that no longer run.
+clean_dead_prefixes() {
+    local path name pid
+    for path in /var/run/dpdk/ept_* /dev/hugepages/ept_*; do
+        [[ -e $path ]] || continue
+        name=${path##*/}
+        [[ $name =~ ^ept_.*_([0-9]+)(map_[0-9]+)?$ ]] || continue
+        pid=${BASH_REMATCH[1]}
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -rf -- "$path"
+        fi
+    done
+}
+
+bound=${ELASTIC_TEST_TIMEOUT:-1800}
+log=$elastic_top/$build/meson-logs/testlog.json
+rm -f "$log"
+expected=$(cd "$elastic_top" && meson test -C "$build" --no-rebuild --list "${test_args[@]}" \
+    2>/dev/null | grep -c ' / ' || true)
+
+status=0
+(cd "$elastic_top" && timeout --foreground -k 30 "$bound" \
+    meson test -C "$build" --num-processes 1 --print-errorlogs "${test_args[@]}") || status=$?
+clean_dead_prefixes
+if (( status == 124 || status == 137 )); then
+    echo "meson test stopped by the overall bound of $bound s (ELASTIC_TEST_TIMEOUT)"
+fi
+
+counts=$(python3 - "$log" <<'EOF'
+import collections, json, sys
+results = collections.Counter()
+try:
+    with open(sys.argv[1]) as f:
+        for line in f:
+            if line.strip():
+                results[json.loads(line)["result"]] += 1
+except OSError:
+    pass
+passed = results.pop("OK", 0) + results.pop("EXPECTEDFAIL", 0)
+skipped = results.pop("SKIP", 0)
+print(passed, sum(results.values()), skipped)
+EOF
+)
+read -r passed failed skipped <<<"$counts"
+ran=$((passed + failed + skipped))
+if (( ran < expected )); then
+    echo "$((expected - ran)) of $expected tests did not run to their end (counted as failed)"
+    failed=$((failed + expected - ran))
+fi
+if (( skipped > 0 )); then
+    echo "($skipped skipped, counted in neither number below)"
+fi
+echo "$passed passed, $failed failed"
+if (( status != 0 || failed != 0 || passed == 0 )); then
+    exit 1
+fi

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The adaptive policy's rules (lib/elasticpool/adaptive.hpp) on hand-made numbers, and its
+// decisions inside a real pool under a fake clock, next to the patent rule on the same demand.
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "adaptive.hpp"
+#include "unit_common.hpp"
+
+using namespace elastic::test;
+using elastic::detail::adaptive_state;
+using elastic::detail::demand_history;
+
+TEST(DemandHistory, PeaksPerEpochAndSlidingWindow)
+{
+    demand_history h(1 * ns_s, 0);
+    h.observe(100);
+    h.observe(300);
+    h.observe(200);
+    EXPECT_EQ(h.peak_within(5 * ns_s), 300u); // the current epoch counts
+    h.roll(1 * ns_s, 50);                      // closes [0,1): peak 300; next starts at 50
+    EXPECT_EQ(h.closed_epochs(), 1u);
+    EXPECT_EQ(h.peak_within(0), 50u);
+    EXPECT_EQ(h.peak_within(1 * ns_s), 300u);
+    h.roll(4 * ns_s, 50); // closes [1,2) with 50 and the quiet [2,3), [3,4) with 50
+    EXPECT_EQ(h.closed_epochs(), 4u);
+    EXPECT_EQ(h.peak_within(3 * ns_s), 50u);
+    EXPECT_EQ(h.peak_within(4 * ns_s), 300u);
+    EXPECT_EQ(h.floor_demand(), 50u);
+}
+
+TEST(DemandHistory, ClockBackwardsChangesNothing)
+{
+    demand_history h(1 * ns_s, 10 * ns_s);
+    h.observe(7);
+    h.roll(5 * ns_s, 0);
+    EXPECT_EQ(h.closed_epochs(), 0u);
+    EXPECT_EQ(h.peak_within(10 * ns_s), 7u);
+}
+
+TEST(AdaptiveState, HoldDoublesOnRegrowthWithinIdleAndHalvesWhenReleasesHold)
+{
+    adaptive_state a;
+    const uint64_t idle = 4 * ns_s;
+    EXPECT_EQ(a.hold_ns(idle), idle); // starts at 1x
+    a.on_release(10 * ns_s);
+    a.on_grow(12 * ns_s, idle); // 2 s after the release: premature
+    EXPECT_EQ(a.hold_ns(idle), 2 * idle);
+    a.on_grow(13 * ns_s, idle); // no release pending: no further change
+    EXPECT_EQ(a.hold_ns(idle), 2 * idle);
+    for (int i = 0; i < 5; i++) { // capped at 4x
+        a.on_release(20 * ns_s);
+        a.on_grow(21 * ns_s, idle);
+    }
+    EXPECT_EQ(a.hold_ns(idle), 4 * idle);
+    a.on_release(30 * ns_s);
+    a.settle(33 * ns_s, idle); // not yet an idle period after the release
+    EXPECT_EQ(a.hold_ns(idle), 4 * idle);
+    a.settle(34 * ns_s, idle);
+    EXPECT_EQ(a.hold_ns(idle), 2 * idle);
+    a.on_grow(35 * ns_s, idle); // the release was settled: a later growth is not a regrowth
+    EXPECT_EQ(a.hold_ns(idle), 2 * idle);
+    for (int i = 0; i < 5; i++) { // floor at 1/2x
+        a.on_release(40 * ns_s);
+        a.settle(50 * ns_s, idle);
+    }
+    EXPECT_EQ(a.hold_ns(idle), idle / 2);
+}
+
+TEST(AdaptiveState, SurplusAndGrowAhead)
+{
+    EXPECT_TRUE(adaptive_state::surplus(5 << 20, 1 << 20, 4 << 20));
+    EXPECT_FALSE(adaptive_state::surplus(5 << 20, 1 << 20, (4 << 20) + 1));
+    EXPECT_FALSE(adaptive_state::grow_ahead(1 << 20, 768 << 10, 0));         // not rising
+    EXPECT_TRUE(adaptive_state::grow_ahead(1 << 20, 768 << 10, 768 << 10));  // 256K < 2 x 768K
+    EXPECT_FALSE(adaptive_state::grow_ahead(4 << 20, 768 << 10, 768 << 10)); // room enough
+}
+
+namespace {
+
+// base 1 MiB + up to 7 chunks of 1 MiB, sample 1 s, idle 4 s.
+pool_ptr make_pool(const std::string &name, fake_clock &clk, bool adaptive)
+{
+    elastic_pool_params p = heap_params(name, 1 * MiB, 1 * MiB, 8 * MiB, &clk);
+    p.sample_period_ms = 1000;
+    p.idle_period_ms = 4000;
+    if (adaptive)
+        p.flags |= ELASTIC_POOL_F_ADAPTIVE;
+    pool_ptr pool(elastic_pool_create(&p));
+    EXPECT_NE(pool, nullptr) << rte_errno;
+    return pool;
+}
+
+// Demand of 5 MiB at the creation instant, all freed at once; then one tick per second.
+// Returns, for each second 1..8, how many chunks were released at that tick.
+std::vector<int> releases_after_burst(bool adaptive)
+{
+    fake_clock clk;
+    pool_ptr pool = make_pool(adaptive ? "adapt-burst" : "patent-burst", clk, adaptive);
+    std::vector<void *> bufs;
+    for (int i = 0; i < 5; i++) {
+        bufs.push_back(elastic_buf_alloc(pool.get(), 1 * MiB));
+        EXPECT_NE(bufs.back(), nullptr);
+    }
+    EXPECT_EQ(stats_of(pool.get()).nb_grows, 4u);
+    for (void *b : bufs)
+        EXPECT_EQ(elastic_buf_free(pool.get(), b), 0);
+    std::vector<int> out;
+    for (int s = 1; s <= 8; s++) {
+        clk.advance(1 * ns_s);
+        out.push_back(elastic_pool_maintain(pool.get()));
+    }
+    EXPECT_EQ(stats_of(pool.get()).nb_chunks, 1u);
+    return out;
+}
+
+} // namespace
+
+TEST(AdaptivePool, ReleasesEverySurplusChunkAtOnceWhenTheWindowForgetsThePeak)
+{
+    // Patent: the last chunk is idle after 4 s, then one chunk per sample.
+    EXPECT_EQ(releases_after_burst(false), (std::vector<int>{0, 0, 0, 1, 1, 1, 1, 0}));
+    // Adaptive: the 5 MiB epoch [0,1) s stays in the 4 s window until the tick at 5 s,
+    // then all four surplus chunks go in that one sample.
+    EXPECT_EQ(releases_after_burst(true), (std::vector<int>{0, 0, 0, 0, 4, 0, 0, 0}));
+}
+
+TEST(AdaptivePool, KeepsWhatTheWindowPeakNeeds)
+{
+    fake_clock clk;
+    pool_ptr pool = make_pool("adapt-keep", clk, true);
+    std::vector<void *> bufs;
+    for (int i = 0; i < 5; i++)
+        bufs.push_back(elastic_buf_alloc(pool.get(), 1 * MiB));
+    // Demand falls to 3 MiB and stays there.
+    for (int i = 3; i < 5; i++)
+        ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
+    for (int s = 1; s <= 10; s++) {
+        clk.advance(1 * ns_s);
+        elastic_pool_maintain(pool.get());
+    }
+    elastic_pool_stats st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_chunks, 3u); // 3 MiB in use: base + 2 chunks, the 2 surplus ones released
+    EXPECT_EQ(st.nb_shrinks, 2u);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
+}
+
+TEST(AdaptivePool, GrowsAheadOfRisingDemandFromTheTick)
+{
+    fake_clock clk;
+    pool_ptr pool = make_pool("adapt-ahead", clk, true);
+    EXPECT_EQ(elastic_pool_maintain(pool.get()), 0); // tick at creation: in use 0
+    std::vector<void *> bufs;
+    for (int i = 0; i < 3; i++)
+        bufs.push_back(elastic_buf_alloc(pool.get(), 256 * KiB));
+    clk.advance(500 * ns_ms);
+    elastic_pool_maintain(pool.get()); // rose by 768 KiB, 256 KiB free: grow ahead
+    elastic_pool_stats st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_grows, 1u);
+    EXPECT_EQ(st.nb_grows_ahead, 1u);
+    bufs.push_back(elastic_buf_alloc(pool.get(), 512 * KiB)); // served without a growth
+    ASSERT_NE(bufs.back(), nullptr);
+    st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_grows, 1u);
+    clk.advance(500 * ns_ms);
+    elastic_pool_maintain(pool.get()); // rose 512 KiB, 768 KiB free < 2 x 512 KiB: again
+    st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_grows, 2u);
+    EXPECT_EQ(st.nb_grows_ahead, 2u);
+    clk.advance(500 * ns_ms);
+    elastic_pool_maintain(pool.get()); // no rise: no growth
+    EXPECT_EQ(stats_of(pool.get()).nb_grows, 2u);
+    for (void *b : bufs)
+        ASSERT_EQ(elastic_buf_free(pool.get(), b), 0);
+}
+
+TEST(AdaptivePool, NoGrowthAheadWhileDemandFalls)
+{
+    fake_clock clk;
+    pool_ptr pool = make_pool("adapt-fall", clk, true);
+    elastic_pool_maintain(pool.get());
+    std::vector<void *> bufs;
+    for (int i = 0; i < 5; i++)
+        bufs.push_back(elastic_buf_alloc(pool.get(), 1 * MiB));
+    for (int i = 3; i < 5; i++)
+        ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
+    // Since the last tick in use rose 0 -> 3 MiB, but it is below the 5 MiB just seen.
+    clk.advance(500 * ns_ms);
+    elastic_pool_maintain(pool.get());
+    EXPECT_EQ(stats_of(pool.get()).nb_grows_ahead, 0u);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
+}
+
+TEST(AdaptivePool, PatentPoolNeverGrowsAhead)
+{
+    fake_clock clk;
+    pool_ptr pool = make_pool("patent-ahead", clk, false);
+    elastic_pool_maintain(pool.get());
+    std::vector<void *> bufs;
+    for (int i = 0; i < 3; i++)
+        bufs.push_back(elastic_buf_alloc(pool.get(), 256 * KiB));
+    clk.advance(500 * ns_ms);
+    elastic_pool_maintain(pool.get());
+    EXPECT_EQ(stats_of(pool.get()).nb_grows, 0u);
+    for (void *b : bufs)
+        ASSERT_EQ(elastic_buf_free(pool.get(), b), 0);
+}
+
+TEST(AdaptivePool, RegrowthSoonAfterAReleaseLengthensTheHold)
+{
+    fake_clock clk;
+    pool_ptr pool = make_pool("adapt-regrow", clk, true);
+    auto burst = [&](int n) {
+        std::vector<void *> b;
+        for (int i = 0; i < n; i++)
+            b.push_back(elastic_buf_alloc(pool.get(), 1 * MiB));
+        for (void *x : b)
+            EXPECT_EQ(elastic_buf_free(pool.get(), x), 0);
+    };
+    auto tick_until_release = [&](int max_s) {
+        for (int s = 1; s <= max_s; s++) {
+            clk.advance(1 * ns_s);
+            if (elastic_pool_maintain(pool.get()) > 0)
+                return s;
+        }
+        return -1;
+    };
+    burst(3);
+    EXPECT_EQ(tick_until_release(20), 5); // hold 1x = 4 s window
+    clk.advance(1 * ns_s);
+    burst(3); // regrowth 1 s after the release: the release was premature
+    // The burst falls in the epoch [5,6) s; with the 2x hold (8 s window) it is forgotten at the
+    // tick at 14 s, 8 ticks on (with 1x it would have been 4).
+    EXPECT_EQ(tick_until_release(20), 8);
+}
