@@ -199,7 +199,7 @@ bool start_service_locked(state &s)
         else
             EP_LOG(INFO, "maintenance: started service lcore %d", lcore);
     }
-    EP_LOG(INFO, "maintenance: service %s (id %u) on lcore %d", service_name, s.service_id,
+    EP_LOG(DEBUG, "maintenance: service %s (id %u) on lcore %d", service_name, s.service_id,
            lcore);
     return true;
 }
