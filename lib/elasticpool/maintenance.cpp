@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <list>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -36,18 +37,21 @@ constexpr uint64_t max_period_ns = 500 * ns_per_ms; // the patent's tick: notice
 constexpr const char *service_name = "elastic_maintenance";
 
 struct member {
-    maint_tick_fn fn; // nullptr: removed during a pass, erased at its end
+    maint_tick_fn fn;
     void *ctx;
     uint64_t tick_ns;
     uint64_t next_ns;
+    bool busy = false; // its tick runs now (without the lock)
+    bool gone = false; // removed from inside its own tick: the pass erases it
 };
 
 struct state {
-    std::mutex mu; // everything below; held through a pass
-    std::condition_variable cv;
-    std::vector<member> members;
+    std::mutex pass_mu; // one pass at a time
+    std::mutex mu;      // everything below; never held while a tick runs
+    std::condition_variable cv;      // thread driver: wake up early
+    std::condition_variable idle_cv; // a member's tick finished
+    std::list<member> members;       // stable: a pass keeps its place while unlocked
     uint32_t live = 0;
-    bool tombstones = false;
     bool mode_set = false;
     maint_mode mode = maint_mode::automatic;
     maint_driver driver = maint_driver::none;
@@ -76,41 +80,49 @@ state &st()
     return *s;
 }
 
-thread_local bool in_pass = false; // this thread runs a pass and holds st().mu
+thread_local bool in_pass = false; // this thread runs a pass (holds st().pass_mu)
 
 uint64_t compute_period(const state &s)
 {
     uint64_t p = max_period_ns;
     for (const member &m : s.members)
-        if (m.fn != nullptr)
+        if (!m.gone)
             p = std::min(p, m.tick_ns);
     return std::max(p, min_period_ns);
 }
 
-// One pass; s.mu held. Returns the number of members ticked.
-int pass_locked(state &s, uint64_t now)
+// One pass; pass_lk holds s.pass_mu. Ticks run without s.mu, so they may create and free
+// members (waiter callbacks) and nothing they take can be waited for under s.mu. Returns the
+// number of members ticked.
+int run_pass(state &s, uint64_t now)
 {
     in_pass = true;
     int ticked = 0;
-    // By index: a tick may append members (a waiter callback creating a pool).
-    for (size_t i = 0; i < s.members.size(); i++) {
-        if (s.members[i].fn == nullptr || now < s.members[i].next_ns)
+    std::unique_lock lk(s.mu);
+    for (auto it = s.members.begin(); it != s.members.end();) {
+        member &m = *it;
+        if (m.gone || now < m.next_ns) {
+            ++it;
             continue;
-        s.members[i].next_ns = now + s.members[i].tick_ns;
-        const maint_tick_fn fn = s.members[i].fn;
-        void *ctx = s.members[i].ctx;
+        }
+        m.next_ns = now + m.tick_ns;
+        m.busy = true;
+        const maint_tick_fn fn = m.fn;
+        void *ctx = m.ctx;
+        lk.unlock();
         fn(ctx, now);
+        lk.lock();
+        m.busy = false;
         ticked++;
-    }
-    in_pass = false;
-    if (s.tombstones) {
-        std::erase_if(s.members, [](const member &m) { return m.fn == nullptr; });
-        s.tombstones = false;
+        s.idle_cv.notify_all();
+        it = m.gone ? s.members.erase(it) : std::next(it);
     }
     s.period_ns = compute_period(s);
+    lk.unlock();
     s.passes.fetch_add(1, std::memory_order_relaxed);
     s.last_lcore.store(eal_is_up() ? rte_lcore_id() : LCORE_ID_ANY, std::memory_order_relaxed);
     s.last_tid.store(int(gettid()), std::memory_order_relaxed);
+    in_pass = false;
     return ticked;
 }
 
@@ -119,10 +131,17 @@ int pass_locked(state &s, uint64_t now)
 void thread_main(uint64_t gen)
 {
     state &s = st();
-    std::unique_lock lk(s.mu);
-    while (s.thread_gen == gen) {
-        pass_locked(s, monotonic_ns());
+    for (;;) {
+        {
+            std::lock_guard pl(s.pass_mu);
+            run_pass(s, monotonic_ns());
+        }
+        std::unique_lock lk(s.mu);
+        if (s.thread_gen != gen)
+            return;
         s.cv.wait_for(lk, std::chrono::nanoseconds(s.period_ns));
+        if (s.thread_gen != gen)
+            return;
     }
 }
 
@@ -134,10 +153,16 @@ int32_t service_cb(void *) noexcept
     const uint64_t now = monotonic_ns();
     if (now < s.next_pass_ns.load(std::memory_order_relaxed))
         return -EAGAIN;
-    std::unique_lock lk(s.mu, std::try_to_lock); // never block a service lcore
-    if (!lk.owns_lock() || s.driver != maint_driver::service)
+    std::unique_lock pl(s.pass_mu, std::try_to_lock); // never block a service lcore
+    if (!pl.owns_lock())
         return -EAGAIN;
-    pass_locked(s, now);
+    {
+        std::lock_guard lk(s.mu);
+        if (s.driver != maint_driver::service)
+            return -EAGAIN;
+    }
+    run_pass(s, now);
+    std::lock_guard lk(s.mu);
     s.next_pass_ns.store(now + s.period_ns, std::memory_order_relaxed);
     return 0;
 }
@@ -239,12 +264,19 @@ void start_thread_locked(state &s)
 void alarm_cb(void *arg) noexcept
 {
     state &s = st();
+    const uintptr_t token = reinterpret_cast<uintptr_t>(arg);
+    {
+        std::lock_guard lk(s.mu);
+        if (token != s.alarm_token || s.driver != maint_driver::alarm)
+            return; // stale, or the driver stopped/changed
+    }
+    {
+        std::lock_guard pl(s.pass_mu); // bounded: an application pass at most
+        run_pass(s, monotonic_ns());
+    }
     std::lock_guard lk(s.mu);
-    if (reinterpret_cast<uintptr_t>(arg) != s.alarm_token || s.driver != maint_driver::alarm)
-        return; // stale, or the driver stopped/changed
-    pass_locked(s, monotonic_ns());
-    if (s.live == 0)
-        return;
+    if (token != s.alarm_token || s.driver != maint_driver::alarm || s.live == 0)
+        return; // re-armed meanwhile (shorter tick, restart), or stopped
     if (s.mode == maint_mode::automatic && rte_service_lcore_count() > 0 &&
         start_service_locked(s)) {
         s.driver = maint_driver::service; // a service lcore appeared: hand over
@@ -340,8 +372,7 @@ void retune_locked(state &s)
         s.next_pass_ns.store(0, std::memory_order_relaxed);
         break;
     case maint_driver::alarm:
-        if (!in_pass) // from a pass the re-arm at its end uses the new period
-            arm_locked(s, s.period_ns); // the old alarm becomes stale
+        arm_locked(s, s.period_ns); // the old alarm becomes stale
         break;
     default:
         break;
@@ -394,8 +425,6 @@ int maintenance_parse_mode(const char *s, maint_mode *out) noexcept
 int maintenance_set_mode(maint_mode m) noexcept
 {
     state &s = st();
-    if (in_pass)
-        return -EBUSY;
     std::lock_guard lk(s.mu);
     if (s.live != 0)
         return -EBUSY;
@@ -407,9 +436,7 @@ int maintenance_set_mode(maint_mode m) noexcept
 void maintenance_add(maint_tick_fn fn, void *ctx, uint64_t tick_ns)
 {
     state &s = st();
-    std::unique_lock lk(s.mu, std::defer_lock);
-    if (!in_pass) // from inside a tick this thread already holds it
-        lk.lock();
+    std::lock_guard lk(s.mu);
     s.members.push_back(member{fn, ctx, std::max(tick_ns, min_period_ns), 0});
     if (++s.live == 1 && s.driver == maint_driver::none) {
         try {
@@ -430,17 +457,20 @@ void maintenance_remove(void *ctx) noexcept
     state &s = st();
     std::thread done;
     {
-        std::unique_lock lk(s.mu, std::defer_lock);
-        if (!in_pass)
-            lk.lock(); // waits for a pass in progress
-        auto it = std::find_if(s.members.begin(), s.members.end(),
-                               [&](const member &m) { return m.fn != nullptr && m.ctx == ctx; });
+        std::unique_lock lk(s.mu);
+        auto find = [&] {
+            return std::find_if(s.members.begin(), s.members.end(),
+                                [&](const member &m) { return !m.gone && m.ctx == ctx; });
+        };
+        auto it = find();
         if (it == s.members.end())
             return;
-        if (in_pass) {
-            it->fn = nullptr; // the pass is iterating: erased at its end
-            s.tombstones = true;
+        if (it->busy && in_pass) {
+            // Its tick is running: on this thread (a callback of the tick frees its own pool;
+            // only one pass runs at a time, and this thread runs it). The pass erases it.
+            it->gone = true;
         } else {
+            s.idle_cv.wait(lk, [&] { return !it->busy; }); // a tick of it in progress
             s.members.erase(it);
         }
         if (--s.live == 0)
@@ -463,16 +493,14 @@ int maintenance_run() noexcept
     if (in_pass)
         return -EDEADLK;
     state &s = st();
-    std::lock_guard lk(s.mu);
-    return pass_locked(s, monotonic_ns());
+    std::lock_guard pl(s.pass_mu);
+    return run_pass(s, monotonic_ns());
 }
 
 maint_info maintenance_info() noexcept
 {
     state &s = st();
-    std::unique_lock lk(s.mu, std::defer_lock);
-    if (!in_pass)
-        lk.lock();
+    std::lock_guard lk(s.mu);
     maint_info i{};
     i.driver = s.driver;
     i.members = s.live;

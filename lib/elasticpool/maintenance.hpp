@@ -14,12 +14,13 @@
 // unless ELASTIC_MAINTENANCE=service|alarm|thread|manual is set (read when the driver starts)
 // or maintenance_set_mode() was called.
 //
-// One mutex guards the member list and is held through a pass, so removing a member waits for a
-// pass in progress and no tick ever touches a member after its removal returned. A member's tick
-// may create or free members (waiter callbacks run inside ticks): the pass thread recognises
-// itself and edits the list in place. Never called while holding that mutex: anything that waits
-// for a driver callback to finish (rte_eal_alarm_cancel, thread join) — so none is ever
-// cancelled: stale alarms carry an old token and return at once.
+// Locking: passes are serialised by one mutex; the member list has its own, which is never held
+// while a tick runs. A member being ticked is marked busy: removing it waits for that tick to
+// end, so no tick ever touches a member after its removal returned. Ticks run without any
+// maintenance lock, so a tick (a waiter callback inside it) may create and free members, its own
+// included. Nothing that waits for a driver callback (rte_eal_alarm_cancel, a thread join) is
+// ever called under a lock the callback takes: alarms are never cancelled (a stale one carries
+// an old token and returns at once) and the thread is joined after unlocking.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +29,8 @@ namespace elastic::detail {
 
 class var_pool;
 
-// Tick function of a member: `now_ns` is CLOCK_MONOTONIC. Runs with the maintenance lock held;
-// must be bounded (no waiting on the datapath).
+// Tick function of a member: `now_ns` is CLOCK_MONOTONIC. Must be bounded (never waits for the
+// datapath or for memory).
 using maint_tick_fn = void (*)(void *ctx, uint64_t now_ns) noexcept;
 
 // Register a member, identified by ctx; its tick runs at most every tick_ns (>= 1 ms used).
