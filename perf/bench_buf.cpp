@@ -6,9 +6,9 @@
 //   batch  allocate 32 buffers, write a byte in each, free them in the same order
 //          (ns per alloc+free pair, with 32 buffers of the size out at once)
 //
-// Sizes: 4 KiB, 64 KiB, 1 MiB and "mixed" (a fixed random table of 4 KiB-256 KiB requests, every
-// class 4 KiB..256 KiB equally likely, the size random within the class's upper half). 1 and 2
-// threads, all against one pool, the items counter is alloc+free pairs.
+// Sizes: 4 KiB, 64 KiB, 256 KiB, 1 MiB and "mixed" (a fixed random table of 4 KiB-256 KiB
+// requests, every class 4 KiB..256 KiB equally likely, the size random within the class's upper
+// half). 1 and 2 threads, all against one pool; the items counter is alloc+free pairs.
 //
 // Usage: bench-buf [EAL args --] [benchmark flags]
 // Without EAL args it uses --no-pci --file-prefix=elastic_bench; the words of ELASTIC_EAL_ARGS
@@ -114,7 +114,8 @@ void register_all(const char *api)
     const struct {
         const char *label;
         int64_t size;
-    } sizes[] = {{"4KiB", 4 * kib}, {"64KiB", 64 * kib}, {"1MiB", mib}, {"mixed", 0}};
+    } sizes[] = {{"4KiB", 4 * kib}, {"64KiB", 64 * kib}, {"256KiB", 256 * kib}, {"1MiB", mib},
+                   {"mixed", 0}};
     for (const auto &s : sizes) {
         const std::string pair = std::string("pair/") + api + "/" + s.label;
         const std::string bat = std::string("batch32/") + api + "/" + s.label;

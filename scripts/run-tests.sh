@@ -21,13 +21,14 @@ test_args=()
 for arg in "$@"; do
     case $arg in
     --sanitize=address)
-        build=build-asan
+        build="build-asan"
+        # shellcheck disable=SC2054 # the comma is meson's list separator
         build_opts=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false
             -Dperf=false)
         test_args+=(--suite unit --suite eal)
         ;;
     --sanitize=thread)
-        build=build-tsan
+        build="build-tsan"
         build_opts=(-Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false -Dperf=false)
         test_args+=(--suite unit)
         ;;
@@ -55,27 +56,41 @@ if ! elastic_setup "$build" "${build_opts[@]}"; then
     exit 1
 fi
 
-# Removes what EAL test processes that died without cleaning up left behind: runtime
-# directories /var/run/dpdk/ept_<test>_<pid> and hugepage files /dev/hugepages/ept_<test>_<pid>*
-# (which hold hugepages until removed), for processes that no longer run.
+# Removes what EAL test processes that died without cleaning up (killed at a timeout, crashed)
+# left behind: runtime directories /var/run/dpdk/ept_* and hugepage files /dev/hugepages/ept_*
+# (which hold hugepages until removed). A prefix is left alone while a process maps any of its
+# files, or while the process named by its _<pid> suffix runs.
 clean_dead_prefixes() {
-    local path name pid
-    for path in /var/run/dpdk/ept_* /dev/hugepages/ept_*; do
-        [[ -e $path ]] || continue
+    local leftovers path name prefix mapped
+    shopt -s nullglob
+    leftovers=(/var/run/dpdk/ept_* /dev/hugepages/ept_*)
+    shopt -u nullglob
+    (( ${#leftovers[@]} > 0 )) || return 0
+    mapped=$(awk '$6 ~ "^/(var/run/dpdk|dev/hugepages)/ept_" { print $6 }' /proc/[0-9]*/maps \
+        2>/dev/null | sort -u)
+    for path in "${leftovers[@]}"; do
         name=${path##*/}
-        [[ $name =~ ^ept_.*_([0-9]+)(map_[0-9]+)?$ ]] || continue
-        pid=${BASH_REMATCH[1]}
-        if ! kill -0 "$pid" 2>/dev/null; then
-            rm -rf -- "$path"
+        prefix=$name
+        if [[ $path == /dev/hugepages/* ]]; then
+            prefix=${name%map_*}
         fi
+        if [[ $prefix =~ _([0-9]+)$ ]] && kill -0 "${BASH_REMATCH[1]}" 2>/dev/null; then
+            continue
+        fi
+        if grep -qF -e "/var/run/dpdk/$prefix/" -e "/dev/hugepages/${prefix}map_" <<<"$mapped"
+        then
+            continue
+        fi
+        echo "removing $path (left behind by a test that did not clean up)"
+        rm -rf -- "$path"
     done
 }
 
 bound=${ELASTIC_TEST_TIMEOUT:-1800}
 log=$elastic_top/$build/meson-logs/testlog.json
 rm -f "$log"
-expected=$(cd "$elastic_top" && meson test -C "$build" --no-rebuild --list "${test_args[@]}" \
-    2>/dev/null | grep -c ' / ' || true)
+expected=$(cd "$elastic_top" && { meson test -C "$build" --no-rebuild --list "${test_args[@]}" \
+    2>/dev/null | grep -c ' / ' || true; })
 
 status=0
 (cd "$elastic_top" && timeout --foreground -k 30 "$bound" \

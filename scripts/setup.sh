@@ -35,7 +35,7 @@ elastic_install_packages() {
     if [[ -z $missing ]]; then
         return 0
     fi
-    missing=$(echo $missing)
+    missing=${missing//$'\n'/ }
     if (( EUID != 0 )); then
         elastic_say "missing Debian packages: $missing; run this as root to install them"
         return 1
@@ -53,7 +53,7 @@ elastic_no_huge() {
         echo "$banner"
         echo "!! NO HUGEPAGES: $1"
         echo "!! Running DPDK with --no-huge -m 512 (ELASTIC_EAL_ARGS, ELASTIC_NO_HUGE=1)."
-        echo "!! Tests that count HugePages_Free are skipped; IOVAs are virtual addresses."
+        echo "!! Tests that count HugePages_Free skip themselves."
         echo "$banner"
     } >&2
     export ELASTIC_NO_HUGE=1
@@ -163,7 +163,7 @@ elastic_build() (
     else
         changed=$(elastic_changed_options "$dir" "${opts[@]}")
         if [[ -n $changed ]]; then
-            elastic_say "reconfiguring $dir: $(echo $changed)"
+            elastic_say "reconfiguring $dir: ${changed//$'\n'/ }"
             meson configure "$dir" "${opts[@]}" || return 1
         fi
     fi

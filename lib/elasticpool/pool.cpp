@@ -51,8 +51,8 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
         EP_LOG(ERR, "pool %s: base and wall sizes must be > 0", p.name);
         return EINVAL;
     }
-    if (p.tick_ms == 0 || p.sample_period_ms == 0) {
-        EP_LOG(ERR, "pool %s: tick and sample periods must be > 0", p.name);
+    if (p.tick_ms == 0 || p.sample_period_ms == 0 || p.idle_period_ms == 0) {
+        EP_LOG(ERR, "pool %s: tick, sample and idle periods must be > 0", p.name);
         return EINVAL;
     }
     const size_t base = round_pages(p.base_size);
