@@ -97,7 +97,7 @@ echo "Traces: $families; seeds $seeds; $duration s each; pool: ${EVAL_ARGS:-defa
 [ $adaptive_ok -eq 1 ] || echo "adaptive: not available (the pool refuses ELASTIC_POOL_F_ADAPTIVE)"
 echo
 
-awk -v adaptive_ok=$adaptive_ok -v families="$families" '
+awk -v adaptive_ok=$adaptive_ok -v families="$families" -v duration="$duration" '
 function get(line, key,    m) {
     if (match(line, "\"" key "\":[0-9.]+")) {
         m = substr(line, RSTART, RLENGTH)
@@ -144,7 +144,7 @@ function mib_h(fam, pol,    s, i, m, list, kk) {
         if (!(kk in have)) return "n/a"
         s += bs[kk]
     }
-    return sprintf("%.0f", s / m / 1048576 / 3600)
+    return sprintf("%.0f", s / m / 1048576 / duration)
 }
 function three(fam, key) {
     return sum(fam, "static", key) " / " sum(fam, "patent", key) " / " sum(fam, "adaptive", key)

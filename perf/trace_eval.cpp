@@ -6,10 +6,11 @@
 // Usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive}
 //          [--base B (16M)] [--chunk B (16M)] [--wall B (256M)] [--tick-ms N (500)]
 //          [--sample-ms N (60000)] [--idle-ms N (300000)] [--headroom N (1)]
-//          [--timeline FILE] [--verbose]
+//          [--timeline FILE] [--chunk-log FILE] [--verbose]
 // Sizes take K/M/G suffixes. `static` pins the wall from the start (base = wall).
 // --timeline writes "t_s pinned_bytes in_use_bytes" rows: one per tick and one per change of the
-// pinned bytes. --verbose keeps the pool's own log lines (silenced below CRIT otherwise).
+// pinned bytes. --chunk-log writes "t_s kind chunks pinned_bytes in_use_bytes" rows, one per
+// growth (kind stall / ahead / grow) and release. --verbose keeps the pool's own log lines (silenced below CRIT otherwise).
 // Exit status: 0 done; 2 bad usage or bad trace (the message names the line); 3 the pool refused
 // the policy (ENOTSUP: "adaptive: not available"); 1 anything else.
 #include <cerrno>
@@ -35,7 +36,8 @@ int usage(const std::string &msg)
     fprintf(stderr,
             "usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive}\n"
             "         [--base B] [--chunk B] [--wall B] [--tick-ms N] [--sample-ms N]\n"
-            "         [--idle-ms N] [--headroom N] [--timeline FILE] [--verbose]\n");
+            "         [--idle-ms N] [--headroom N] [--timeline FILE] [--chunk-log FILE]\n"
+            "         [--verbose]\n");
     return 2;
 }
 
@@ -52,7 +54,7 @@ int main(int argc, char **argv)
 {
     using namespace elastic::trace;
     eval_config cfg;
-    const char *trace_path = nullptr, *timeline_path = nullptr;
+    const char *trace_path = nullptr, *timeline_path = nullptr, *chunk_log_path = nullptr;
     bool have_policy = false, verbose = false;
     for (int i = 1; i < argc; i++) {
         const std::string a(argv[i]);
@@ -72,6 +74,8 @@ int main(int argc, char **argv)
             trace_path = v;
         else if (a == "--timeline")
             timeline_path = v;
+        else if (a == "--chunk-log")
+            chunk_log_path = v;
         else if (a == "--policy")
             ok = have_policy = policy_from_name(v, cfg.pol);
         else if (a == "--base")
@@ -133,9 +137,28 @@ int main(int argc, char **argv)
                     unsigned(t_ms % 1000), pinned, in_use);
         };
     }
+    FILE *cl = nullptr;
+    if (chunk_log_path != nullptr) {
+        cl = fopen(chunk_log_path, "w");
+        if (cl == nullptr) {
+            fprintf(stderr, "elastic-trace-eval: %s: %s\n", chunk_log_path, strerror(errno));
+            return 1;
+        }
+        fprintf(cl, "# policy %s, trace %s\n# t_s kind chunks pinned_bytes in_use_bytes\n",
+                policy_name(cfg.pol), trace_path);
+        cfg.chunk_log = [cl](uint64_t t_ms, const char *kind, uint64_t n, uint64_t pinned,
+                             uint64_t in_use) {
+            fprintf(cl, "%" PRIu64 ".%03u %s %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", t_ms / 1000,
+                    unsigned(t_ms % 1000), kind, n, pinned, in_use);
+        };
+    }
     metrics m;
     std::string err;
     const int rc = evaluate(tr, cfg, m, err);
+    if (cl != nullptr && fclose(cl) != 0) {
+        fprintf(stderr, "elastic-trace-eval: %s: %s\n", chunk_log_path, strerror(errno));
+        return 1;
+    }
     if (tl != nullptr && fclose(tl) != 0) {
         fprintf(stderr, "elastic-trace-eval: %s: %s\n", timeline_path, strerror(errno));
         return 1;

@@ -301,8 +301,18 @@ void replay::observe(bool request_path, bool tick)
     }
     if (grows > 0 && shrunk_ && now_ms_ - last_shrink_ms_ < cfg_.idle_ms)
         m_.regrows_within_idle += grows;
+    const uint64_t plain = grows - std::min(grows, grows_ahead);
     if (request_path)
-        m_.stalls += grows - std::min(grows, grows_ahead);
+        m_.stalls += plain;
+    if (cfg_.chunk_log) {
+        if (shrinks > 0)
+            cfg_.chunk_log(now_ms_, "release", shrinks, now.pinned_bytes, now.in_use_bytes);
+        if (grows_ahead > 0)
+            cfg_.chunk_log(now_ms_, "ahead", grows_ahead, now.pinned_bytes, now.in_use_bytes);
+        if (plain > 0)
+            cfg_.chunk_log(now_ms_, request_path ? "stall" : "grow", plain, now.pinned_bytes,
+                           now.in_use_bytes);
+    }
     if (cfg_.timeline && (tick || now.pinned_bytes != st_.pinned_bytes))
         cfg_.timeline(now_ms_, now.pinned_bytes, now.in_use_bytes);
     st_ = now;

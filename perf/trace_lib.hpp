@@ -87,6 +87,12 @@ struct eval_config {
     // Called at every tick and after every event that changed the pinned bytes:
     // simulated time, pinned bytes, in-use bytes (after the tick or event).
     std::function<void(uint64_t t_ms, uint64_t pinned, uint64_t in_use)> timeline;
+    // Called for every change of the chunk count: kind is "stall" (growth on the request path),
+    // "ahead" (growth by maintenance ahead of need), "grow" (other maintenance growth) or
+    // "release"; n chunks; pinned and in-use bytes after it.
+    std::function<void(uint64_t t_ms, const char *kind, uint64_t n, uint64_t pinned,
+                       uint64_t in_use)>
+        chunk_log;
 };
 
 struct metrics {

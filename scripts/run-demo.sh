@@ -14,7 +14,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/setup.sh"
 
 demo=$elastic_top/build/apps/elastic-demo/elastic-demo
-elastic_setup build -- apps/elastic-demo/elastic-demo
+if ! elastic_setup build -- apps/elastic-demo/elastic-demo; then
+    echo "run-demo.sh: set-up or build failed" >&2
+    exit 1
+fi
 
 if [[ ! -x $demo ]]; then
     echo "run-demo.sh: the demo program $demo was not built" >&2

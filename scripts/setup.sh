@@ -96,8 +96,8 @@ elastic_setup_hugepages() {
     fi
     if ! elastic_hugetlbfs_mounted; then
         if (( EUID == 0 )); then
-            mkdir -p /dev/hugepages 2>/dev/null
-            mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages 2>/dev/null
+            mkdir -p /dev/hugepages 2>/dev/null &&
+                mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages 2>/dev/null || true
         fi
         if ! elastic_hugetlbfs_mounted; then
             elastic_no_huge "cannot mount hugetlbfs (pagesize=2M) at /dev/hugepages"

@@ -318,6 +318,31 @@ TEST_F(buffers, bad_frees_change_nothing)
     EXPECT_EQ(elastic_buf_free(other.get(), foreign_buf), 0);
 }
 
+TEST_F(buffers, a_chunk_that_is_not_a_power_of_two_is_used_whole)
+{
+    make(12 * KiB, 12 * KiB, 12 * KiB); // the buddy heap cuts it into 8 KiB + 4 KiB
+    const auto st = stats_of(pool());
+    EXPECT_EQ(st.max_buf_size, 8 * KiB);
+    EXPECT_EQ(st.pinned_bytes, 12 * KiB);
+    void *a = elastic_buf_alloc(pool(), 4 * KiB);
+    void *b = elastic_buf_alloc(pool(), 4 * KiB);
+    void *c = elastic_buf_alloc(pool(), 4 * KiB);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    ASSERT_NE(c, nullptr) << "the last 4 KiB of the chunk is not usable";
+    rte_errno = 0;
+    EXPECT_EQ(elastic_buf_alloc(pool(), 4 * KiB), nullptr);
+    EXPECT_EQ(rte_errno, ENOBUFS);
+    for (void *x : {a, b, c})
+        EXPECT_EQ(elastic_buf_free(pool(), x), 0);
+    void *big = elastic_buf_alloc(pool(), 8 * KiB);
+    void *small = elastic_buf_alloc(pool(), 4 * KiB);
+    ASSERT_NE(big, nullptr);
+    ASSERT_NE(small, nullptr);
+    EXPECT_EQ(elastic_buf_free(pool(), big), 0);
+    EXPECT_EQ(elastic_buf_free(pool(), small), 0);
+}
+
 TEST_F(buffers, heap_provider_has_no_iova)
 {
     make(64 * KiB, 64 * KiB, 64 * KiB);

@@ -91,9 +91,14 @@ TEST(trace_eval, patent_metrics_worked_by_hand)
     EXPECT_EQ(tr.end_ms(), 5000u);
 
     std::vector<std::tuple<uint64_t, uint64_t, uint64_t>> tl;
+    std::vector<std::string> chunk_log;
     eval_config cfg = small_pool(policy::patent);
     cfg.timeline = [&](uint64_t t, uint64_t pinned, uint64_t in_use) {
         tl.emplace_back(t, pinned, in_use);
+    };
+    cfg.chunk_log = [&](uint64_t t, const char *kind, uint64_t n, uint64_t pinned, uint64_t) {
+        chunk_log.push_back(std::to_string(t) + " " + kind + " " + std::to_string(n) + " " +
+                            std::to_string(pinned >> 20));
     };
     metrics m;
     std::string err;
@@ -132,6 +137,10 @@ TEST(trace_eval, patent_metrics_worked_by_hand)
     EXPECT_EQ(at(2500), std::make_tuple(uint64_t(2500), 2 * MiB, 1 * MiB)); // C in the base
     EXPECT_EQ(at(3000), std::make_tuple(uint64_t(3000), 1 * MiB, 1 * MiB)); // chunk 1 gone
     EXPECT_EQ(tl.back(), std::make_tuple(uint64_t(5000), 2 * MiB, 4096u));  // tick before f D
+
+    // Chunk log: time, kind, chunks, pinned MiB after.
+    EXPECT_EQ(chunk_log,
+              (std::vector<std::string>{"100 stall 1 2", "3000 release 1 1", "4000 stall 1 2"}));
 }
 
 // The static policy pins the wall as its base: 2 MiB x 5000 ms, never grows. The buddy base of
