@@ -66,6 +66,9 @@ struct state {
     // alarm driver: an alarm whose token is not the current one returns at once
     uintptr_t alarm_token = 0;
     uint64_t alarm_period_ns = 0;
+    // service driver's watchdog (an alarm): passes seen at its last check
+    uint64_t watchdog_passes = 0;
+    bool watchdog_warned = false;
     // read without the lock
     std::atomic<uint64_t> next_pass_ns{0}; // service: skip calls before this
     std::atomic<uint64_t> passes{0};
@@ -261,25 +264,60 @@ void start_thread_locked(state &s)
     s.thread = std::thread(thread_main, ++s.thread_gen);
 }
 
+// While the service drives the passes an alarm checks every watchdog period that it made
+// progress; when it did not (the service lcore is not running: busy with a launched function,
+// stopped by the application, or outside the EAL's -l list) the alarm runs the pass itself.
+uint64_t watchdog_period(const state &s)
+{
+    return std::max<uint64_t>(4 * s.period_ns, max_period_ns);
+}
+
+void arm_watchdog_locked(state &s)
+{
+    s.watchdog_passes = s.passes.load(std::memory_order_relaxed);
+    arm_locked(s, watchdog_period(s)); // if this fails the service simply has no watchdog
+}
+
 void alarm_cb(void *arg) noexcept
 {
     state &s = st();
     const uintptr_t token = reinterpret_cast<uintptr_t>(arg);
     {
         std::lock_guard lk(s.mu);
-        if (token != s.alarm_token || s.driver != maint_driver::alarm)
+        if (token != s.alarm_token ||
+            (s.driver != maint_driver::alarm && s.driver != maint_driver::service))
             return; // stale, or the driver stopped/changed
+        if (s.driver == maint_driver::service) {
+            if (s.passes.load(std::memory_order_relaxed) != s.watchdog_passes) {
+                arm_watchdog_locked(s); // the service is making progress
+                return;
+            }
+            if (!s.watchdog_warned) {
+                EP_LOG(WARNING, "maintenance: service lcore %d runs no pass (held by another "
+                       "service, stopped, or not in the EAL -l list?); passes run from an EAL "
+                       "alarm until it does", s.service_lcore);
+                s.watchdog_warned = true;
+            }
+        }
     }
     {
         std::lock_guard pl(s.pass_mu); // bounded: an application pass at most
         run_pass(s, monotonic_ns());
     }
     std::lock_guard lk(s.mu);
-    if (token != s.alarm_token || s.driver != maint_driver::alarm || s.live == 0)
+    if (token != s.alarm_token || s.live == 0)
         return; // re-armed meanwhile (shorter tick, restart), or stopped
+    if (s.driver == maint_driver::service) {
+        arm_locked(s, s.period_ns); // standing in: the next check comes after one period
+        s.watchdog_passes = s.passes.load(std::memory_order_relaxed);
+        return;
+    }
+    if (s.driver != maint_driver::alarm)
+        return;
     if (s.mode == maint_mode::automatic && rte_service_lcore_count() > 0 &&
         start_service_locked(s)) {
         s.driver = maint_driver::service; // a service lcore appeared: hand over
+        arm_watchdog_locked(s);
         return;
     }
     if (!arm_locked(s, s.period_ns)) {
@@ -322,6 +360,7 @@ void start_locked(state &s)
     if (eal && (m == maint_mode::automatic || m == maint_mode::service)) {
         if (start_service_locked(s)) {
             s.driver = maint_driver::service;
+            arm_watchdog_locked(s);
             return;
         }
         if (m == maint_mode::service)

@@ -398,8 +398,8 @@ int elastic_numa_node_of_pci(const char *busid) noexcept
     });
 }
 
-struct elastic_numa_family *elastic_numa_family_create(const char *prefix,
-                                                       const struct elastic_pool_params *tmpl) noexcept
+struct elastic_numa_family *
+elastic_numa_family_create(const char *prefix, const struct elastic_pool_params *tmpl) noexcept
 {
     if (prefix == nullptr || prefix[0] == '\0' || tmpl == nullptr || strchr(prefix, '@')) {
         EP_LOG(ERR, "numa family: bad prefix or template");

@@ -10,6 +10,7 @@
 
 #include <rte_lcore.h>
 #include <rte_service.h>
+#include <rte_service_component.h>
 
 namespace {
 
@@ -115,6 +116,63 @@ TEST(AlarmMaintenance, ServiceLcoreAddedAtRunTimeTakesOver)
     EXPECT_EQ(rte_service_lcore_stop(lcore), 0);
     EXPECT_TRUE(wait_until([&] { return rte_service_lcore_may_be_active(lcore) == 0; }));
     EXPECT_EQ(rte_service_lcore_del(lcore), 0);
+}
+
+std::atomic<bool> hog_stop{false};
+std::atomic<bool> hog_running{false};
+
+// A service that never returns until told: it holds its service lcore.
+int32_t hog(void *)
+{
+    hog_running = true;
+    while (!hog_stop.load())
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    return 0;
+}
+
+// A service lcore held by a service that does not return: the maintenance service mapped there
+// never runs, the alarm watchdog notices that no pass happens and runs them itself.
+TEST(AlarmMaintenance, WatchdogStandsInWhenTheServiceLcoreIsHeld)
+{
+    if (eal_cpus().size() < 2)
+        GTEST_SKIP() << "needs a second lcore";
+    const unsigned lcore = eal_cpus()[1];
+    rte_service_spec spec{};
+    snprintf(spec.name, sizeof(spec.name), "test_hog");
+    spec.callback = hog;
+    spec.socket_id = SOCKET_ID_ANY;
+    uint32_t hog_id = 0;
+    ASSERT_EQ(rte_service_component_register(&spec, &hog_id), 0);
+    ASSERT_EQ(rte_service_component_runstate_set(hog_id, 1), 0);
+    ASSERT_EQ(rte_service_runstate_set(hog_id, 1), 0);
+    ASSERT_EQ(rte_service_lcore_add(lcore), 0);
+    ASSERT_EQ(rte_service_map_lcore_set(hog_id, lcore, 1), 0);
+    ASSERT_EQ(rte_service_lcore_start(lcore), 0);
+    ASSERT_TRUE(wait_until([] { return hog_running.load(); }));
+
+    const std::string name = svc_name("watchdog");
+    elastic_pool_params p = svc_params(name);
+    elastic_pool *pool = elastic_pool_create(&p);
+    ASSERT_NE(pool, nullptr);
+    EXPECT_EQ(maintenance_info().driver, maint_driver::service);
+    EXPECT_EQ(maintenance_info().service_lcore, int(lcore));
+    const elastic_pool_stats st = grow_and_wait_for_release(pool);
+    EXPECT_EQ(st.nb_shrinks, 3u);
+    const auto info = maintenance_info();
+    EXPECT_EQ(info.driver, maint_driver::service);
+    EXPECT_EQ(info.last_lcore, unsigned(LCORE_ID_ANY)); // not the held service lcore
+    EXPECT_EQ(thread_name(info.last_tid), "eal-intr-thread");
+    elastic_pool_free(pool);
+    EXPECT_EQ(maintenance_info().driver, maint_driver::none);
+
+    hog_stop = true;
+    EXPECT_EQ(rte_service_runstate_set(hog_id, 0), 0);
+    EXPECT_EQ(rte_service_map_lcore_set(hog_id, lcore, 0), 0);
+    EXPECT_EQ(rte_service_lcore_stop(lcore), 0);
+    EXPECT_EQ(rte_eal_wait_lcore(lcore), 0);
+    EXPECT_EQ(rte_service_lcore_del(lcore), 0);
+    EXPECT_EQ(rte_service_component_runstate_set(hog_id, 0), 0);
+    EXPECT_EQ(rte_service_component_unregister(hog_id), 0);
 }
 
 } // namespace
