@@ -79,9 +79,11 @@ for fam in $families; do
                     st=$(awk -v base="$base_b" -v chunk="$chunk_b" '
                         /^#/ { next }
                         { if (n++) s += need * ($1 - t); t = $1
-                          need = base; if ($3 > base) need += int(($3 - base + chunk - 1) / chunk) * chunk }
+                          need = base
+                          if ($3 > base) need += int(($3 - base + chunk - 1) / chunk) * chunk }
                         END { printf "%.3f", s }' "$dir/$fam-$seed.tl")
-                    echo "$fam $seed {\"policy\":\"ideal\",\"pinned_byte_seconds\":$st}" >> "$results"
+                    echo "$fam $seed {\"policy\":\"ideal\",\"pinned_byte_seconds\":$st}" \
+                        >> "$results"
                 fi
             elif [ $rc -eq 3 ]; then
                 adaptive_ok=0
@@ -93,7 +95,9 @@ for fam in $families; do
     done
 done
 
-echo "Traces: $families; seeds $seeds; $duration s each; pool: ${EVAL_ARGS:-defaults (base 16M, chunk 16M, wall 256M, tick 500 ms, sample 60 s, idle 300 s, headroom 1)}."
+defaults="defaults (base 16M, chunk 16M, wall 256M, tick 500 ms, sample 60 s, idle 300 s,"
+defaults="$defaults headroom 1)"
+echo "Traces: $families; seeds $seeds; $duration s each; pool: ${EVAL_ARGS:-$defaults}."
 [ $adaptive_ok -eq 1 ] || echo "adaptive: not available (the pool refuses ELASTIC_POOL_F_ADAPTIVE)"
 echo
 
@@ -113,7 +117,8 @@ function get(line, key,    m) {
     k = fam SUBSEP seed SUBSEP pol
     have[k] = 1
     bs[k] = get(json, "pinned_byte_seconds")
-    n = split("grows shrinks stalls regrows_within_idle failed queued queue_wait_ms_total max_queue_wait_ms", names, " ")
+    n = split("grows shrinks stalls regrows_within_idle failed queued queue_wait_ms_total " \
+              "max_queue_wait_ms", names, " ")
     for (i = 1; i <= n; i++)
         v[k, names[i]] = get(json, names[i])
     if (!(fam SUBSEP seed in seen)) { seen[fam, seed] = 1; seeds[fam] = seeds[fam] " " seed }
@@ -146,12 +151,15 @@ function mib_h(fam, pol,    s, i, m, list, kk) {
     }
     return sprintf("%.0f", s / m / 1048576 / duration)
 }
+function verdict(list) { return list == "" ? "holds" : "FAILS on" list }
 function three(fam, key) {
     return sum(fam, "static", key) " / " sum(fam, "patent", key) " / " sum(fam, "adaptive", key)
 }
 END {
     nf = split(families, fams, " ")
-    print "| family | mean pinned MiB (s / p / a) | B·s static/patent | B·s adaptive/patent | B·s ideal/patent | stalls s/p/a | grows s/p/a | shrinks s/p/a | regrows<idle s/p/a | queued s/p/a | queue wait ms s/p/a | failed s/p/a |"
+    print "| family | mean pinned MiB (s / p / a) | B·s static/patent | B·s adaptive/patent " \
+          "| B·s ideal/patent | stalls s/p/a | grows s/p/a | shrinks s/p/a " \
+          "| regrows<idle s/p/a | queued s/p/a | queue wait ms s/p/a | failed s/p/a |"
     print "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for (f = 1; f <= nf; f++) {
         fam = fams[f]
@@ -163,7 +171,10 @@ END {
             three(fam, "queued"), three(fam, "queue_wait_ms_total"), three(fam, "failed")
     }
     print ""
-    print "(s / p / a = static / patent / adaptive; counts are sums over the seeds; B·s ratios are means over the seeds of the per-trace ratio of pinned byte-seconds; ideal = whole chunks just covering the bytes in use at every tick of the patent run, fragmentation ignored: a lower bound no policy reaches)"
+    print "(s / p / a = static / patent / adaptive; counts are sums over the seeds; B·s ratios " \
+          "are means over the seeds of the per-trace ratio of pinned byte-seconds; ideal = " \
+          "whole chunks just covering the bytes in use at every tick of the patent run, " \
+          "fragmentation ignored: a lower bound no policy reaches)"
     print ""
     if (!adaptive_ok) {
         print "Targets: not checked (adaptive: not available)."
@@ -188,12 +199,15 @@ END {
         }
     }
     print "Targets of issue 5 (adaptive vs patent, " ntr " traces):"
-    printf "- no more failed requests, every trace: %s\n", t_fail == "" ? "holds" : "FAILS on" t_fail
-    printf "- no more queued requests, every trace: %s\n", t_queue == "" ? "holds" : "FAILS on" t_queue
-    printf "- no more stalls, every trace: %s\n", t_stall == "" ? "holds" : "FAILS on" t_stall
-    printf "- pinned byte-seconds <= patent + 5 %%, every trace: %s\n", t_bs == "" ? "holds" : "FAILS on" t_bs
-    printf "- grows <= 3 x patent, every trace: %s\n", t_grow == "" ? "holds" : "FAILS on" t_grow
-    printf "- all traces: stalls <= half of patent (%d vs %d): %s\n", sa, sp, (2 * sa <= sp) ? "holds" : "FAILS"
-    printf "- all traces: mean pinned byte-seconds ratio <= 0.9 (%.3f): %s\n", ntr ? rsum / ntr : 0, (ntr && rsum / ntr <= 0.9) ? "holds" : "FAILS"
+    printf "- no more failed requests, every trace: %s\n", verdict(t_fail)
+    printf "- no more queued requests, every trace: %s\n", verdict(t_queue)
+    printf "- no more stalls, every trace: %s\n", verdict(t_stall)
+    printf "- pinned byte-seconds <= patent + 5 %%, every trace: %s\n", verdict(t_bs)
+    printf "- grows <= 3 x patent, every trace: %s\n", verdict(t_grow)
+    printf "- all traces: stalls <= half of patent (%d vs %d): %s\n", sa, sp,
+        (2 * sa <= sp) ? "holds" : "FAILS"
+    mean = ntr ? rsum / ntr : 0
+    printf "- all traces: mean pinned byte-seconds ratio <= 0.9 (%.3f): %s\n", mean,
+        (ntr && mean <= 0.9) ? "holds" : "FAILS"
 }' "$results"
 exit $status

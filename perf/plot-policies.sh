@@ -23,7 +23,8 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [--shape S] [--seed N] [--duration-s N] [--build DIR] [--out FILE] [-- eval args]" >&2
+    *) echo "usage: $0 [--shape S] [--seed N] [--duration-s N] [--build DIR] [--out FILE]" \
+            "[-- eval args]" >&2
        exit 2 ;;
     esac
 done
@@ -51,7 +52,8 @@ for pol in static patent adaptive; do
     echo "$json"
     num() { echo "$json" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
     mean=$(( $(num mean_pinned_bytes) / 1048576 ))
-    label="$pol: mean $mean MiB pinned, $(num grows) grows, $(num stalls) stalls, $(num queued) queued"
+    label="$pol: mean $mean MiB pinned, $(num grows) grows, $(num stalls) stalls"
+    label="$label, $(num queued) queued"
     case $pol in
     static) style="lw 2 dt 2 lc rgb '#404040'" ;;
     patent) style="lw 2 lc rgb '#d62728'" ;;
@@ -72,6 +74,7 @@ set grid
 set key top left box opaque
 set yrange [0:*]
 set offsets 0, 0, graph 0.25, 0
-plot '$inuse' using (\$1/60):(\$3/1048576) with filledcurves y1=0 lc rgb '#b0d8b0' title 'in use (buffers handed out)' $plot
+plot '$inuse' using (\$1/60):(\$3/1048576) with filledcurves y1=0 lc rgb '#b0d8b0' \\
+    title 'in use (buffers handed out)' $plot
 EOF
 echo "plot-policies: wrote $out"

@@ -10,7 +10,8 @@
 // Sizes take K/M/G suffixes. `static` pins the wall from the start (base = wall).
 // --timeline writes "t_s pinned_bytes in_use_bytes" rows: one per tick and one per change of the
 // pinned bytes. --chunk-log writes "t_s kind chunks pinned_bytes in_use_bytes" rows, one per
-// growth (kind stall / ahead / grow) and release. --verbose keeps the pool's own log lines (silenced below CRIT otherwise).
+// growth (kind stall / ahead / grow) and release. --verbose keeps the pool's own log lines
+// (silenced below CRIT otherwise).
 // Exit status: 0 done; 2 bad usage or bad trace (the message names the line); 3 the pool refused
 // the policy (ENOTSUP: "adaptive: not available"); 1 anything else.
 #include <cerrno>
@@ -169,7 +170,8 @@ int main(int argc, char **argv)
         return 3;
     }
     if (rc < 0) {
-        fprintf(stderr, "elastic-trace-eval: %s\n", err.c_str());
+        fprintf(stderr, "elastic-trace-eval: %s%s\n", err.c_str(),
+                verbose ? "" : " (--verbose shows the pool's log)");
         return 1;
     }
     printf("%s\n", to_json(m).c_str());

@@ -6,15 +6,23 @@
 // read.
 //
 // The adaptive rule, taken at each sample instead of the fixed 5-min/one-chunk rule:
-//  - keep enough chunks for the highest demand seen within the hold window (idle period x hold
-//    factor) plus nothing more: every empty trailing chunk above that is released at once, not
-//    one per sample;
-//  - burst recurrence: a growth within the idle period after a release means the release was
-//    premature, so the hold factor doubles (up to 4x); every release that is not followed by a
-//    regrowth within the idle period halves it again (down to 1/2x);
-//  - grow ahead of need: at a tick, when in-use rose since the last tick and the free bytes are
-//    less than twice that rise, add a chunk from the maintenance pass (counted in nb_grows_ahead)
-//    so the request path does not stall on a growth.
+//  - keep enough chunks for the demand of the hold window (idle period x hold factor), each
+//    sample period's peak weighted down linearly with its age (so a slow decline is followed
+//    down), plus the fastest rise between two ticks seen in that window, plus 2/3 of a chunk of
+//    hysteresis (so a release does not make the next tick grow ahead again); every empty
+//    trailing chunk above that goes at once, not one per sample;
+//  - burst recurrence: a growth on the request path within the idle period after a release
+//    means the release was premature, so the hold factor doubles (up to 4x); every release that
+//    is not followed by one within the idle period halves it again (down to 1/2x);
+//  - grow ahead of need: at a tick, while in use climbs (it rose since the last tick and stands
+//    at the peak of the last sample period), add chunks from the maintenance pass until the
+//    free bytes are at least twice the expected rise: the last one, half the fastest of the idle
+//    period, or a third of a chunk, whichever is largest (counted in nb_grows_ahead), so the
+//    request path seldom stalls on a growth.
+//
+// The constants (1/3 and 2/3 of a chunk, 1/2x..4x hold) were chosen on the trace families of
+// perf/elastic-trace-gen with the default pool shape; docs/self-tuning.md gives the figures and
+// how they move with other chunk sizes.
 // Pure arithmetic on values handed in, so tests drive it with hand-made numbers.
 #pragma once
 
@@ -37,6 +45,19 @@ public:
     // Called with every new in-use value that may be a peak (after an allocation).
     void observe(uint64_t in_use) noexcept { cur_ = std::max(cur_, in_use); }
 
+    // Called at each tick with the rise of in use since the previous tick.
+    void observe_rise(uint64_t rise) noexcept { cur_rise_ = std::max(cur_rise_, rise); }
+
+    // Largest rise between two ticks within the window: how fast demand can climb.
+    uint64_t max_rise_within(uint64_t window_ns) const noexcept
+    {
+        uint64_t k = std::min<uint64_t>((window_ns + epoch_ns_ - 1) / epoch_ns_, count_);
+        uint64_t r = cur_rise_;
+        for (uint64_t i = 0; i < k; i++)
+            r = std::max(r, rise_[(head_ + epochs - 1 - i) % epochs]);
+        return r;
+    }
+
     // Close the epochs that ended by `now`; `in_use` starts the next one.
     void roll(uint64_t now, uint64_t in_use) noexcept
     {
@@ -45,11 +66,12 @@ public:
         uint64_t n = (now - epoch_start_) / epoch_ns_;
         if (n == 0)
             return;
-        push(cur_);
+        push(cur_, cur_rise_);
         for (uint64_t i = 1; i < n && i <= epochs; i++)
-            push(in_use); // whole epochs with no allocation: demand was what stayed in use
+            push(in_use, 0); // whole epochs with no allocation: demand was what stayed in use
         epoch_start_ += n * epoch_ns_;
         cur_ = in_use;
+        cur_rise_ = 0;
     }
 
     // Highest demand over the current epoch and the closed epochs within `window_ns` before it.
@@ -59,6 +81,20 @@ public:
         uint64_t peak = cur_;
         for (uint64_t i = 0; i < k; i++)
             peak = std::max(peak, ring_[(head_ + epochs - 1 - i) % epochs]);
+        return peak;
+    }
+
+    // Like peak_within, but a closed epoch's peak counts less the older it is: the most recent
+    // at full weight, down linearly to 1/k for the oldest of the k epochs in the window. Demand
+    // that declines slowly is followed down instead of held at its old peak for a whole window.
+    uint64_t decayed_peak_within(uint64_t window_ns) const noexcept
+    {
+        const uint64_t k = (window_ns + epoch_ns_ - 1) / epoch_ns_;
+        uint64_t peak = cur_;
+        for (uint64_t i = 0; i < std::min<uint64_t>(k, count_); i++) {
+            uint64_t v = ring_[(head_ + epochs - 1 - i) % epochs];
+            peak = std::max(peak, v / k * (k - i) + v % k * (k - i) / k);
+        }
         return peak;
     }
 
@@ -75,9 +111,10 @@ public:
     size_t closed_epochs() const noexcept { return count_; }
 
 private:
-    void push(uint64_t v) noexcept
+    void push(uint64_t v, uint64_t rise) noexcept
     {
         ring_[head_] = v;
+        rise_[head_] = rise;
         head_ = (head_ + 1) % epochs;
         count_ = std::min(count_ + 1, epochs);
     }
@@ -85,7 +122,9 @@ private:
     uint64_t epoch_ns_;
     uint64_t epoch_start_;
     uint64_t cur_ = 0;
+    uint64_t cur_rise_ = 0;
     std::array<uint64_t, epochs> ring_{};
+    std::array<uint64_t, epochs> rise_{};
     size_t head_ = 0;
     size_t count_ = 0;
 };
@@ -128,10 +167,10 @@ struct adaptive_state {
         return pinned >= chunk && pinned - chunk >= need;
     }
 
-    // Grow ahead of need? `rise` = in-use growth since the last tick.
-    static bool grow_ahead(uint64_t pinned, uint64_t in_use, uint64_t rise) noexcept
+    // While demand climbs: is the free room short of twice the expected rise?
+    static bool short_of(uint64_t pinned, uint64_t in_use, uint64_t expect) noexcept
     {
-        return rise > 0 && pinned - std::min(pinned, in_use) < 2 * rise;
+        return pinned - std::min(pinned, in_use) < 2 * expect;
     }
 };
 

@@ -226,7 +226,7 @@ bool var_pool::grow(uint64_t t, bool ahead) noexcept
     st_.nb_grows++;
     if (ahead)
         st_.nb_grows_ahead++;
-    if (cfg_.flags & ELASTIC_POOL_F_ADAPTIVE)
+    if ((cfg_.flags & ELASTIC_POOL_F_ADAPTIVE) && !ahead)
         adapt_.on_grow(t, cfg_.idle_ns);
     st_.pinned_bytes += cfg_.chunk_size;
     st_.peak_pinned_bytes = std::max(st_.peak_pinned_bytes, st_.pinned_bytes);
@@ -481,8 +481,10 @@ bool var_pool::adaptive_allows(uint64_t t) const noexcept
     const chunk &last = *chunks_.back();
     if (last.in_use != 0 || t < last.last_alloc_ns || t - last.last_alloc_ns < cfg_.sample_ns)
         return false;
-    const uint64_t need = demand_.peak_within(adapt_.hold_ns(cfg_.idle_ns));
-    return adaptive_state::surplus(st_.pinned_bytes, last.size, need);
+    const uint64_t hold = adapt_.hold_ns(cfg_.idle_ns);
+    const uint64_t need = demand_.decayed_peak_within(hold) + demand_.max_rise_within(hold);
+    // Hysteresis: keep the free room that would make the tick grow ahead again at once.
+    return adaptive_state::surplus(st_.pinned_bytes, last.size, need + cfg_.chunk_size * 2 / 3);
 }
 
 std::unique_ptr<var_pool::chunk> var_pool::release_one(uint64_t t) noexcept
@@ -506,11 +508,17 @@ void var_pool::grow_ahead(uint64_t t) noexcept
     const uint64_t in_use = st_.in_use_bytes;
     const uint64_t rise = in_use > adapt_.last_tick_in_use ? in_use - adapt_.last_tick_in_use : 0;
     adapt_.last_tick_in_use = in_use;
-    // Only while demand climbs: in use at the peak of the last sample period.
-    if (waiters_.empty() && st_.pinned_bytes + cfg_.chunk_size <= cfg_.wall_size &&
-        in_use >= demand_.peak_within(cfg_.sample_ns) &&
-        adaptive_state::grow_ahead(st_.pinned_bytes, in_use, rise))
-        grow(t, true);
+    demand_.observe_rise(rise);
+    // Only while demand climbs: it rose since the last tick and stands at the peak of the last
+    // sample period.
+    if (!waiters_.empty() || rise == 0 || in_use < demand_.peak_within(cfg_.sample_ns))
+        return;
+    const uint64_t expect = std::max({rise, demand_.max_rise_within(cfg_.idle_ns) / 2,
+                                      uint64_t(cfg_.chunk_size / 3)});
+    while (st_.pinned_bytes + cfg_.chunk_size <= cfg_.wall_size &&
+           adaptive_state::short_of(st_.pinned_bytes, in_use, expect))
+        if (!grow(t, true))
+            break;
 }
 
 int var_pool::maintain() noexcept

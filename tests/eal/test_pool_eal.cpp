@@ -306,20 +306,51 @@ TEST(pool_eal, hugepages_exhausted_during_growth_leave_the_pool_usable)
     EXPECT_NE(bufs[0], nullptr) << rte_strerror(rte_errno);
     EXPECT_EQ(stats_of(pool.get()).in_use_bytes, 4 * MiB);
 
-    // Hugepages back: growth works again.
+    // Another request queues behind a full base; when the hugepages come back, the next
+    // maintenance tick grows the pool and serves it (no free needed).
+    got_t later;
+    ASSERT_EQ(elastic_buf_alloc_async(pool.get(), 1 * MiB, cb, &later), 0);
+    EXPECT_EQ(later.runs, 0);
+    EXPECT_EQ(stats_of(pool.get()).nb_grow_fail, 3u);
+    rte_errno = 0;
+    EXPECT_EQ(elastic_buf_alloc(pool.get(), 4 * KiB), nullptr) << "direct request overtook";
+    EXPECT_EQ(rte_errno, ENOBUFS);
     fill.release();
+    EXPECT_EQ(elastic_pool_maintain(pool.get()), 0);
+    ASSERT_EQ(later.runs, 1) << "maintenance did not grow for the waiter";
+    bufs.push_back(later.buf);
+    st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_grows, 1u);
+    EXPECT_EQ(st.nb_waiters, 0u);
+    EXPECT_EQ(st.pinned_bytes, 4 * MiB + chunk);
+    EXPECT_EQ(st.nb_grow_fail, 3u);
+    EXPECT_EQ(elastic_buf_iova(pool.get(), later.buf), rte_mem_virt2iova(later.buf));
+
+    // And direct requests are served from the grown chunk.
     void *grown = elastic_buf_alloc(pool.get(), 1 * MiB);
     ASSERT_NE(grown, nullptr) << rte_strerror(rte_errno);
     bufs.push_back(grown);
-    st = stats_of(pool.get());
-    EXPECT_EQ(st.nb_grows, 1u);
-    EXPECT_EQ(st.pinned_bytes, 4 * MiB + chunk);
-    EXPECT_EQ(st.nb_grow_fail, 2u);
-    const rte_iova_t iova = elastic_buf_iova(pool.get(), grown);
-    EXPECT_EQ(iova, rte_mem_virt2iova(grown));
+    EXPECT_EQ(stats_of(pool.get()).nb_grows, 1u);
     for (void *b : bufs)
         EXPECT_EQ(elastic_buf_free(pool.get(), b), 0);
     EXPECT_EQ(stats_of(pool.get()).in_use_bytes, 0u);
+}
+
+TEST(pool_eal, destroy_with_buffers_out_releases_every_memzone)
+{
+    fake_clock clk;
+    const size_t zones_before = memzones().size();
+    auto p = eal_params("eal-leak", 2 * MiB, 2 * MiB, 6 * MiB, &clk);
+    elastic_pool *pool = elastic_pool_create(&p);
+    ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+    for (int i = 0; i < 5; i++)
+        ASSERT_NE(elastic_buf_alloc(pool, 1 * MiB), nullptr);
+    EXPECT_EQ(memzones().size(), zones_before + 3);
+    elastic_pool_free(pool);
+    EXPECT_EQ(memzones().size(), zones_before);
+    rte_errno = 0;
+    EXPECT_EQ(elastic_pool_lookup("eal-leak"), nullptr);
+    EXPECT_EQ(rte_errno, ENOENT);
 }
 
 } // namespace

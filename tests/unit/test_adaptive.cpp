@@ -72,9 +72,9 @@ TEST(AdaptiveState, SurplusAndGrowAhead)
 {
     EXPECT_TRUE(adaptive_state::surplus(5 << 20, 1 << 20, 4 << 20));
     EXPECT_FALSE(adaptive_state::surplus(5 << 20, 1 << 20, (4 << 20) + 1));
-    EXPECT_FALSE(adaptive_state::grow_ahead(1 << 20, 768 << 10, 0));         // not rising
-    EXPECT_TRUE(adaptive_state::grow_ahead(1 << 20, 768 << 10, 768 << 10));  // 256K < 2 x 768K
-    EXPECT_FALSE(adaptive_state::grow_ahead(4 << 20, 768 << 10, 768 << 10)); // room enough
+    EXPECT_TRUE(adaptive_state::short_of(1 << 20, 768 << 10, 768 << 10));  // 256K < 2 x 768K
+    EXPECT_FALSE(adaptive_state::short_of(4 << 20, 768 << 10, 768 << 10)); // room enough
+    EXPECT_TRUE(adaptive_state::short_of(1 << 20, 2 << 20, 1));            // over-committed
 }
 
 namespace {
@@ -121,9 +121,13 @@ TEST(AdaptivePool, ReleasesEverySurplusChunkAtOnceWhenTheWindowForgetsThePeak)
 {
     // Patent: the last chunk is idle after 4 s, then one chunk per sample.
     EXPECT_EQ(releases_after_burst(false), (std::vector<int>{0, 0, 0, 1, 1, 1, 1, 0}));
-    // Adaptive: the 5 MiB epoch [0,1) s stays in the 4 s window until the tick at 5 s,
-    // then all four surplus chunks go in that one sample.
-    EXPECT_EQ(releases_after_burst(true), (std::vector<int>{0, 0, 0, 0, 4, 0, 0, 0}));
+    // Adaptive, window 4 epochs of 1 s: the 5 MiB peak of epoch [0,1) weighs 4/4, 3/4, 2/4, 1/4
+    // at the ticks 1..4 and is gone at 5; need = weighted peak + 2/3 MiB hysteresis, and every
+    // trailing chunk above it goes in the same sample:
+    //   tick 1: need 5.67 MiB, pinned 5 -> keep; tick 2: 4.42 -> 4 < 4.42 keep;
+    //   tick 3: 3.17 -> release 1 (pinned 4, 3 < 3.17 stop); tick 4: 1.92 -> release 2;
+    //   tick 5: 0.67 -> release 1 (down to the base).
+    EXPECT_EQ(releases_after_burst(true), (std::vector<int>{0, 0, 1, 2, 1, 0, 0, 0}));
 }
 
 TEST(AdaptivePool, KeepsWhatTheWindowPeakNeeds)
@@ -140,9 +144,10 @@ TEST(AdaptivePool, KeepsWhatTheWindowPeakNeeds)
         clk.advance(1 * ns_s);
         elastic_pool_maintain(pool.get());
     }
+    // 3 MiB in use + 2/3 MiB of hysteresis: base + 3 chunks stay, the one surplus is released.
     elastic_pool_stats st = stats_of(pool.get());
-    EXPECT_EQ(st.nb_chunks, 3u); // 3 MiB in use: base + 2 chunks, the 2 surplus ones released
-    EXPECT_EQ(st.nb_shrinks, 2u);
+    EXPECT_EQ(st.nb_chunks, 4u);
+    EXPECT_EQ(st.nb_shrinks, 1u);
     for (int i = 0; i < 3; i++)
         ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
 }
@@ -156,21 +161,16 @@ TEST(AdaptivePool, GrowsAheadOfRisingDemandFromTheTick)
     for (int i = 0; i < 3; i++)
         bufs.push_back(elastic_buf_alloc(pool.get(), 256 * KiB));
     clk.advance(500 * ns_ms);
-    elastic_pool_maintain(pool.get()); // rose by 768 KiB, 256 KiB free: grow ahead
+    // Rose by 768 KiB with 256 KiB free: grow until 2 x 768 KiB is free, i.e. two chunks.
+    elastic_pool_maintain(pool.get());
     elastic_pool_stats st = stats_of(pool.get());
-    EXPECT_EQ(st.nb_grows, 1u);
-    EXPECT_EQ(st.nb_grows_ahead, 1u);
-    bufs.push_back(elastic_buf_alloc(pool.get(), 512 * KiB)); // served without a growth
-    ASSERT_NE(bufs.back(), nullptr);
-    st = stats_of(pool.get());
-    EXPECT_EQ(st.nb_grows, 1u);
-    clk.advance(500 * ns_ms);
-    elastic_pool_maintain(pool.get()); // rose 512 KiB, 768 KiB free < 2 x 512 KiB: again
-    st = stats_of(pool.get());
     EXPECT_EQ(st.nb_grows, 2u);
     EXPECT_EQ(st.nb_grows_ahead, 2u);
+    bufs.push_back(elastic_buf_alloc(pool.get(), 512 * KiB)); // served without a growth
+    ASSERT_NE(bufs.back(), nullptr);
+    EXPECT_EQ(stats_of(pool.get()).nb_grows, 2u);
     clk.advance(500 * ns_ms);
-    elastic_pool_maintain(pool.get()); // no rise: no growth
+    elastic_pool_maintain(pool.get()); // rose 512 KiB, 1.75 MiB free >= 2 x 512 KiB: enough
     EXPECT_EQ(stats_of(pool.get()).nb_grows, 2u);
     for (void *b : bufs)
         ASSERT_EQ(elastic_buf_free(pool.get(), b), 0);
@@ -229,10 +229,13 @@ TEST(AdaptivePool, RegrowthSoonAfterAReleaseLengthensTheHold)
         return -1;
     };
     burst(3);
-    EXPECT_EQ(tick_until_release(20), 5); // hold 1x = 4 s window
+    // Hold 1x, 4 epochs: the 3 MiB peak weighs 3/4 at tick 2 (need 2.92 MiB, keep 3), 2/4 at
+    // tick 3 (2.17, keep) and 1/4 at tick 4 (1.42): one chunk goes at tick 4.
+    EXPECT_EQ(tick_until_release(20), 4);
     clk.advance(1 * ns_s);
-    burst(3); // regrowth 1 s after the release: the release was premature
-    // The burst falls in the epoch [5,6) s; with the 2x hold (8 s window) it is forgotten at the
-    // tick at 14 s, 8 ticks on (with 1x it would have been 4).
-    EXPECT_EQ(tick_until_release(20), 8);
+    burst(3); // regrowth on the request path 1 s after the release: premature, hold 2x
+    // No tick ran since the one at 4 s, so the burst counts in epoch [4,5) s, which is closed
+    // epoch i at the i-th tick from now. Release needs weight <= 1.33/3: with 8 epochs
+    // (8 - i)/8 <= 0.444 at i = 5; with the old 4, (4 - i)/4 would have allowed it at i = 3.
+    EXPECT_EQ(tick_until_release(20), 5);
 }

@@ -26,6 +26,7 @@ TEST(growth, pinned_is_base_plus_whole_chunks_up_to_the_wall)
     EXPECT_EQ(st.peak_pinned_bytes, base);
     EXPECT_EQ(st.nb_chunks, 1u);
     EXPECT_EQ(st.nb_grows, 0u);
+    EXPECT_EQ(st.grow_ns_total, 0u);
 
     // 64 KiB buffers: one fills the base, two fill each chunk.
     std::vector<void *> out;
@@ -45,6 +46,7 @@ TEST(growth, pinned_is_base_plus_whole_chunks_up_to_the_wall)
     EXPECT_EQ(st.peak_pinned_bytes, wall);
     EXPECT_EQ(st.nb_alloc_fail, 0u);
     EXPECT_EQ(st.nb_grow_fail, 0u);
+    EXPECT_GT(st.grow_ns_total, 0u) << "time spent growing (real time) not counted";
 
     // At the wall.
     for (size_t s : {4 * KiB, 64 * KiB, 128 * KiB}) {

@@ -343,4 +343,57 @@ TEST(stress, two_threads_and_maintenance_lose_and_duplicate_nothing)
     EXPECT_EQ(elastic_buf_free(pool.get(), whole), 0);
 }
 
+// Pools with automatic ticks created, used, looked up and freed from two threads at once: the
+// name registry and the shared ticker thread (started and stopped as pools come and go).
+TEST(stress, pools_come_and_go_with_automatic_ticks)
+{
+    std::atomic<bool> stop{false};
+    std::atomic<unsigned> created{0}, bad{0};
+    auto churn = [&](int id) {
+        for (int i = 0; i < 150; i++) {
+            const std::string name = "churn" + std::to_string(id) + "-" + std::to_string(i);
+            auto p = heap_params(name, 64 * KiB, 64 * KiB, 128 * KiB);
+            p.flags = ELASTIC_POOL_F_PROVIDER_HEAP; // automatic ticks
+            p.tick_ms = 1;
+            p.sample_period_ms = 1;
+            p.idle_period_ms = 1;
+            elastic_pool *pool = elastic_pool_create(&p);
+            if (pool == nullptr) {
+                bad++;
+                continue;
+            }
+            created++;
+            if (elastic_pool_lookup(name.c_str()) != pool)
+                bad++;
+            void *a = elastic_buf_alloc(pool, 64 * KiB);
+            void *b = elastic_buf_alloc(pool, 64 * KiB); // grows
+            if (a == nullptr || b == nullptr)
+                bad++;
+            if (i % 3 == 0)
+                std::this_thread::sleep_for(milliseconds(2)); // let the ticker see it
+            if (a != nullptr && elastic_buf_free(pool, a) != 0)
+                bad++;
+            if (b != nullptr && i % 2 == 0 && elastic_buf_free(pool, b) != 0)
+                bad++;
+            elastic_pool_free(pool); // with b still out every other time
+            if (elastic_pool_lookup(name.c_str()) != nullptr)
+                bad++;
+        }
+    };
+    std::thread lookups([&] {
+        while (!stop.load()) {
+            for (int id = 0; id < 2; id++)
+                (void)elastic_pool_lookup(("churn" + std::to_string(id) + "-7").c_str());
+            std::this_thread::yield();
+        }
+    });
+    std::thread t0(churn, 0), t1(churn, 1);
+    t0.join();
+    t1.join();
+    stop = true;
+    lookups.join();
+    EXPECT_EQ(bad.load(), 0u);
+    EXPECT_EQ(created.load(), 300u);
+}
+
 } // namespace

@@ -162,7 +162,8 @@ TEST(trace_eval, static_metrics_worked_by_hand)
     EXPECT_EQ(m.queued, 2u);
     EXPECT_EQ(m.queue_wait_ms_total, 500u);
     EXPECT_EQ(m.max_queue_wait_ms, 500u);
-    EXPECT_EQ(to_json(m).rfind("{\"policy\":\"static\",\"pinned_byte_seconds\":10485760.000,", 0), 0u);
+    EXPECT_EQ(to_json(m).rfind("{\"policy\":\"static\",\"pinned_byte_seconds\":10485760.000,", 0),
+              0u);
 }
 
 // FIFO waits, and a request still queued at the end counts its wait up to the end.

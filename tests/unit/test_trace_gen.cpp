@@ -182,7 +182,8 @@ TEST(trace_gen, burst_gaps_straddle_the_idle_period)
             // Compare the burst's second half with the quiet's second half (after the ~20 s
             // holding time has drained the burst).
             if (to + gap < 3600 && gap >= 60 && to - from >= 40) {
-                const double in_burst = mean_file_in_use(ev, (from + to) / 2 * 1000ull, to * 1000ull);
+                const double in_burst =
+                    mean_file_in_use(ev, (from + to) / 2 * 1000ull, to * 1000ull);
                 const double in_quiet =
                     mean_file_in_use(ev, (to + gap / 2) * 1000ull, (to + gap) * 1000ull);
                 EXPECT_GT(in_burst, 10 * in_quiet) << c;

@@ -365,6 +365,18 @@ TEST_F(waiters, timeout_expires_not_before_the_time_asked)
     free_all({d});
 }
 
+TEST_F(waiters, zero_timeout_gives_up_at_once)
+{
+    rte_errno = 0;
+    EXPECT_EQ(elastic_buf_alloc_timeout(pool(), 4 * KiB, 0), nullptr);
+    EXPECT_EQ(rte_errno, ETIMEDOUT);
+    EXPECT_EQ(stats_of(pool()).nb_waiters, 0u);
+    free_buf(0);
+    void *b = elastic_buf_alloc_timeout(pool(), 8 * KiB, 0);
+    EXPECT_NE(b, nullptr) << "memory was there";
+    free_all({b});
+}
+
 TEST_F(waiters, timeout_with_memory_there_returns_at_once)
 {
     void *was = bufs_[3];
