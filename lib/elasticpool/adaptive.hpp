@@ -8,21 +8,21 @@
 // The adaptive rule, taken at each sample instead of the fixed 5-min/one-chunk rule:
 //  - keep enough chunks for the demand of the hold window (idle period x hold factor), each
 //    sample period's peak weighted down linearly with its age (so a slow decline is followed
-//    down), plus the fastest rise between two ticks seen in that window, plus 2/3 of a chunk of
-//    hysteresis (so a release does not make the next tick grow ahead again); every empty
-//    trailing chunk above that goes at once, not one per sample;
-//  - burst recurrence: a growth on the request path within the idle period after a release
-//    means the release was premature, so the hold factor doubles (up to 4x); every release that
+//    down), plus the fastest rise between two ticks seen in that window, plus a hysteresis of
+//    min(chunk / 2, 4 x largest buffer) (so a release does not make the next tick grow ahead
+//    again); every empty trailing chunk above that goes at once, not one per sample;
+//  - burst recurrence: a growth (on the request path or ahead of need) within the idle period
+//    after a release means the release was premature, so the hold factor doubles (up to 4x); every release that
 //    is not followed by one within the idle period halves it again (down to 1/2x);
-//  - grow ahead of need: at a tick, while in use climbs (it rose since the last tick and stands
-//    at the peak of the last sample period), add chunks from the maintenance pass until the
-//    free bytes are at least twice the expected rise: the last one, half the fastest of the idle
-//    period, or a third of a chunk, whichever is largest (counted in nb_grows_ahead), so the
-//    request path seldom stalls on a growth.
+//  - grow ahead of need: at a tick, when in use rose since the last tick, add chunks from the
+//    maintenance pass until the free bytes are at least twice the expected rise: that rise, half
+//    the fastest of the idle period, or min(chunk / 3, 2 x largest buffer), whichever is
+//    largest (counted in nb_grows_ahead), so the request path seldom stalls on a growth.
 //
-// The constants (1/3 and 2/3 of a chunk, 1/2x..4x hold) were chosen on the trace families of
-// perf/elastic-trace-gen with the default pool shape; docs/self-tuning.md gives the figures and
-// how they move with other chunk sizes.
+// The constants were chosen on the trace families of perf/elastic-trace-gen (seeds 1-3) and
+// checked on other seeds and chunk sizes of 4, 8, 16 and 32 MiB; docs/self-tuning.md has the
+// figures. Margins are in bytes of the largest request, not chunk fractions, so they hold for
+// large chunks too.
 // Pure arithmetic on values handed in, so tests drive it with hand-made numbers.
 #pragma once
 

@@ -226,7 +226,7 @@ bool var_pool::grow(uint64_t t, bool ahead) noexcept
     st_.nb_grows++;
     if (ahead)
         st_.nb_grows_ahead++;
-    if ((cfg_.flags & ELASTIC_POOL_F_ADAPTIVE) && !ahead)
+    if (cfg_.flags & ELASTIC_POOL_F_ADAPTIVE)
         adapt_.on_grow(t, cfg_.idle_ns);
     st_.pinned_bytes += cfg_.chunk_size;
     st_.peak_pinned_bytes = std::max(st_.peak_pinned_bytes, st_.pinned_bytes);
@@ -484,7 +484,7 @@ bool var_pool::adaptive_allows(uint64_t t) const noexcept
     const uint64_t hold = adapt_.hold_ns(cfg_.idle_ns);
     const uint64_t need = demand_.decayed_peak_within(hold) + demand_.max_rise_within(hold);
     // Hysteresis: keep the free room that would make the tick grow ahead again at once.
-    return adaptive_state::surplus(st_.pinned_bytes, last.size, need + cfg_.chunk_size * 2 / 3);
+    return adaptive_state::surplus(st_.pinned_bytes, last.size, need + hysteresis_bytes());
 }
 
 std::unique_ptr<var_pool::chunk> var_pool::release_one(uint64_t t) noexcept
@@ -503,18 +503,30 @@ std::unique_ptr<var_pool::chunk> var_pool::release_one(uint64_t t) noexcept
     return c;
 }
 
+// Margins in bytes of the adaptive rule, from the largest request rather than from the chunk
+// size alone, so that they stay right when chunks are large.
+uint64_t var_pool::hysteresis_bytes() const noexcept
+{
+    return std::min<uint64_t>(cfg_.chunk_size / 2, 4 * uint64_t(cfg_.max_buf_size));
+}
+
+uint64_t var_pool::rise_floor_bytes() const noexcept
+{
+    return std::min<uint64_t>(cfg_.chunk_size / 3, 2 * uint64_t(cfg_.max_buf_size));
+}
+
 void var_pool::grow_ahead(uint64_t t) noexcept
 {
     const uint64_t in_use = st_.in_use_bytes;
     const uint64_t rise = in_use > adapt_.last_tick_in_use ? in_use - adapt_.last_tick_in_use : 0;
     adapt_.last_tick_in_use = in_use;
     demand_.observe_rise(rise);
-    // Only while demand climbs: it rose since the last tick and stands at the peak of the last
-    // sample period.
-    if (!waiters_.empty() || rise == 0 || in_use < demand_.peak_within(cfg_.sample_ns))
+    // Only while demand climbs: it rose since the last tick. (Not "at its peak": buffers freed
+    // between ticks keep in use a little under the running peak even on a steep ramp.)
+    if (!waiters_.empty() || rise == 0)
         return;
     const uint64_t expect = std::max({rise, demand_.max_rise_within(cfg_.idle_ns) / 2,
-                                      uint64_t(cfg_.chunk_size / 3)});
+                                      rise_floor_bytes()});
     while (st_.pinned_bytes + cfg_.chunk_size <= cfg_.wall_size &&
            adaptive_state::short_of(st_.pinned_bytes, in_use, expect))
         if (!grow(t, true))

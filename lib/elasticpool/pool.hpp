@@ -120,6 +120,8 @@ private:
     bool patent_allows(uint64_t now) const noexcept;
     bool adaptive_allows(uint64_t now) const noexcept;
     void grow_ahead(uint64_t now) noexcept;
+    uint64_t hysteresis_bytes() const noexcept;
+    uint64_t rise_floor_bytes() const noexcept;
 
     static void run_callbacks(elastic_pool *h, const served_list &s) noexcept;
 

@@ -122,12 +122,12 @@ TEST(AdaptivePool, ReleasesEverySurplusChunkAtOnceWhenTheWindowForgetsThePeak)
     // Patent: the last chunk is idle after 4 s, then one chunk per sample.
     EXPECT_EQ(releases_after_burst(false), (std::vector<int>{0, 0, 0, 1, 1, 1, 1, 0}));
     // Adaptive, window 4 epochs of 1 s: the 5 MiB peak of epoch [0,1) weighs 4/4, 3/4, 2/4, 1/4
-    // at the ticks 1..4 and is gone at 5; need = weighted peak + 2/3 MiB hysteresis, and every
-    // trailing chunk above it goes in the same sample:
-    //   tick 1: need 5.67 MiB, pinned 5 -> keep; tick 2: 4.42 -> 4 < 4.42 keep;
-    //   tick 3: 3.17 -> release 1 (pinned 4, 3 < 3.17 stop); tick 4: 1.92 -> release 2;
-    //   tick 5: 0.67 -> release 1 (down to the base).
-    EXPECT_EQ(releases_after_burst(true), (std::vector<int>{0, 0, 1, 2, 1, 0, 0, 0}));
+    // at the ticks 1..4 and is gone at 5; need = weighted peak + hysteresis (min(chunk / 2,
+    // 4 x max buffer) = 0.5 MiB); every trailing chunk that leaves `need` covered goes in the
+    // same sample (the ticks see no rise: the burst came and went between them):
+    //   tick 1: need 5.5 MiB, pinned 5 -> keep; tick 2: 4.25 -> 5 - 1 < 4.25 keep;
+    //   tick 3: 3 -> release 2 (5 -> 3 MiB); tick 4: 1.75 -> release 1; tick 5: 0.5 -> 1.
+    EXPECT_EQ(releases_after_burst(true), (std::vector<int>{0, 0, 2, 1, 1, 0, 0, 0}));
 }
 
 TEST(AdaptivePool, KeepsWhatTheWindowPeakNeeds)
@@ -144,10 +144,13 @@ TEST(AdaptivePool, KeepsWhatTheWindowPeakNeeds)
         clk.advance(1 * ns_s);
         elastic_pool_maintain(pool.get());
     }
-    // 3 MiB in use + 2/3 MiB of hysteresis: base + 3 chunks stay, the one surplus is released.
+    // The first tick saw in use rise 0 -> 3 MiB and grew ahead up to the wall (3 chunks). Once
+    // that rise has left the 4 s window, need = 3 MiB + 0.5 MiB hysteresis: base + 3 chunks
+    // stay (4 - 1 < 3.5), the four above them were released.
     elastic_pool_stats st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_grows_ahead, 3u);
     EXPECT_EQ(st.nb_chunks, 4u);
-    EXPECT_EQ(st.nb_shrinks, 1u);
+    EXPECT_EQ(st.nb_shrinks, 4u);
     for (int i = 0; i < 3; i++)
         ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
 }
@@ -176,22 +179,22 @@ TEST(AdaptivePool, GrowsAheadOfRisingDemandFromTheTick)
         ASSERT_EQ(elastic_buf_free(pool.get(), b), 0);
 }
 
-TEST(AdaptivePool, NoGrowthAheadWhileDemandFalls)
+TEST(AdaptivePool, NoGrowthAheadWhenInUseDidNotRise)
 {
     fake_clock clk;
-    pool_ptr pool = make_pool("adapt-fall", clk, true);
+    pool_ptr pool = make_pool("adapt-flat", clk, true);
     elastic_pool_maintain(pool.get());
+    // A burst that comes and goes between two ticks: the tick sees no rise.
     std::vector<void *> bufs;
     for (int i = 0; i < 5; i++)
         bufs.push_back(elastic_buf_alloc(pool.get(), 1 * MiB));
-    for (int i = 3; i < 5; i++)
-        ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
-    // Since the last tick in use rose 0 -> 3 MiB, but it is below the 5 MiB just seen.
+    for (void *b : bufs)
+        ASSERT_EQ(elastic_buf_free(pool.get(), b), 0);
     clk.advance(500 * ns_ms);
     elastic_pool_maintain(pool.get());
-    EXPECT_EQ(stats_of(pool.get()).nb_grows_ahead, 0u);
-    for (int i = 0; i < 3; i++)
-        ASSERT_EQ(elastic_buf_free(pool.get(), bufs[i]), 0);
+    elastic_pool_stats st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_grows, 4u); // on the request path
+    EXPECT_EQ(st.nb_grows_ahead, 0u);
 }
 
 TEST(AdaptivePool, PatentPoolNeverGrowsAhead)
@@ -229,13 +232,13 @@ TEST(AdaptivePool, RegrowthSoonAfterAReleaseLengthensTheHold)
         return -1;
     };
     burst(3);
-    // Hold 1x, 4 epochs: the 3 MiB peak weighs 3/4 at tick 2 (need 2.92 MiB, keep 3), 2/4 at
-    // tick 3 (2.17, keep) and 1/4 at tick 4 (1.42): one chunk goes at tick 4.
-    EXPECT_EQ(tick_until_release(20), 4);
+    // Hold 1x, 4 epochs: release needs 3 MiB x weight + 0.5 <= 2, weight <= 1/2; the burst's
+    // epoch [0,1) weighs (4 - (n - 1))/4 at tick n: 2/4 at tick 3.
+    EXPECT_EQ(tick_until_release(20), 3);
     clk.advance(1 * ns_s);
     burst(3); // regrowth on the request path 1 s after the release: premature, hold 2x
-    // No tick ran since the one at 4 s, so the burst counts in epoch [4,5) s, which is closed
-    // epoch i at the i-th tick from now. Release needs weight <= 1.33/3: with 8 epochs
-    // (8 - i)/8 <= 0.444 at i = 5; with the old 4, (4 - i)/4 would have allowed it at i = 3.
-    EXPECT_EQ(tick_until_release(20), 5);
+    // No tick ran since the one at 3 s, so the burst counts in epoch [3,4) s, which is closed
+    // epoch i = n at the n-th tick from now (the tick at 5 s closes [3,4) and [4,5)). Release
+    // needs weight <= 1/2: with 8 epochs (8 - n)/8 at n = 4; with the old 4 it would be n = 2.
+    EXPECT_EQ(tick_until_release(20), 4);
 }

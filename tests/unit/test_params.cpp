@@ -17,42 +17,6 @@ namespace {
 
 using namespace elastic::test;
 
-// Captures everything rte_log writes while alive (the EAL is not needed for logging).
-class log_capture {
-public:
-    log_capture()
-    {
-        f_ = open_memstream(&buf_, &len_);
-        rte_openlog_stream(f_);
-    }
-    ~log_capture()
-    {
-        rte_openlog_stream(nullptr);
-        std::fclose(f_);
-        std::free(buf_);
-    }
-    log_capture(const log_capture &) = delete;
-    log_capture &operator=(const log_capture &) = delete;
-
-    std::string text()
-    {
-        std::fflush(f_);
-        return std::string(buf_, len_);
-    }
-    size_t lines()
-    {
-        size_t n = 0;
-        for (char c : text())
-            n += c == '\n';
-        return n;
-    }
-
-private:
-    char *buf_ = nullptr;
-    size_t len_ = 0;
-    FILE *f_ = nullptr;
-};
-
 // Creation must fail with `err`, and say so in the log.
 void expect_create_fails(const elastic_pool_params *p, int err, const char *what)
 {

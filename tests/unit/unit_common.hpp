@@ -4,12 +4,16 @@
 #pragma once
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
+
+#include <rte_log.h>
 
 #include <elasticpool.h>
 
@@ -85,6 +89,42 @@ inline void expect_same_counters(const elastic_pool_stats &a, const elastic_pool
     EXPECT_EQ(a.nb_chunks, b.nb_chunks);
     EXPECT_EQ(a.nb_waiters, b.nb_waiters);
 }
+
+// Captures everything rte_log writes while alive (the EAL is not needed for logging).
+class log_capture {
+public:
+    log_capture()
+    {
+        f_ = open_memstream(&buf_, &len_);
+        rte_openlog_stream(f_);
+    }
+    ~log_capture()
+    {
+        rte_openlog_stream(nullptr);
+        std::fclose(f_);
+        std::free(buf_);
+    }
+    log_capture(const log_capture &) = delete;
+    log_capture &operator=(const log_capture &) = delete;
+
+    std::string text()
+    {
+        std::fflush(f_);
+        return std::string(buf_, len_);
+    }
+    size_t lines()
+    {
+        size_t n = 0;
+        for (char c : text())
+            n += c == '\n';
+        return n;
+    }
+
+private:
+    char *buf_ = nullptr;
+    size_t len_ = 0;
+    FILE *f_ = nullptr;
+};
 
 inline uintptr_t addr(const void *p) noexcept { return reinterpret_cast<uintptr_t>(p); }
 
