@@ -422,8 +422,10 @@ void join_outside(std::thread t) noexcept
 {
     if (!t.joinable())
         return;
-    if (t.get_id() == std::this_thread::get_id())
-        t.detach(); // the last member removed from a tick running on the thread itself
+    // From a tick (the thread's own, or an application pass holding the pass lock the thread
+    // may be waiting for) joining could wait for ever: let it end by itself.
+    if (t.get_id() == std::this_thread::get_id() || in_pass)
+        t.detach();
     else
         t.join();
 }
