@@ -7,6 +7,9 @@
 //             so 3 chunks of 65536 bytes with one buffer each
 //   tel-b     base = wall = 64 KiB: one buffer out, a second request refused at the wall
 //   telfam@N  a per-NUMA family (heap provider), one pool per node, nothing out
+//   telcap@N  a second family; when this build can cap nodes, the first node is capped at the
+//             two families' bases (128 KiB) and telcap@<first node> is refused a growth
+// READY is followed by the pid and "cap=1" when the cap is in force, "cap=0" otherwise.
 
 #include <cstdio>
 #include <cstring>
@@ -60,13 +63,26 @@ int main(int argc, char **argv)
     tmpl.wall_size = 256 * kib;
     tmpl.flags = ELASTIC_POOL_F_PROVIDER_HEAP;
     elastic_numa_family *fam = elastic_numa_family_create("telfam", &tmpl);
-    if (a != nullptr && b != nullptr && fam != nullptr) {
+    tmpl.chunk_size = 64 * kib;
+    tmpl.max_buf_size = 64 * kib;
+    elastic_numa_family *capfam = elastic_numa_family_create("telcap", &tmpl);
+    int first_node = -1;
+    elastic_numa_nodes(&first_node, 1);
+    const bool cap = elastic_numa_node_cap_set(first_node, 128 * kib) == 0;
+    void *cap_buf = nullptr;
+    elastic_pool *cap_pool = capfam != nullptr ? elastic_numa_pool(capfam, first_node) : nullptr;
+    bool cap_refused = !cap;
+    if (cap && cap_pool != nullptr) {
+        cap_buf = elastic_buf_alloc(cap_pool, 64 * kib); // the base
+        cap_refused = elastic_buf_alloc(cap_pool, 64 * kib) == nullptr && rte_errno == ENOBUFS;
+    }
+    if (a != nullptr && b != nullptr && fam != nullptr && capfam != nullptr && cap_refused) {
         for (int i = 0; i < 3; i++)
             a_bufs.push_back(elastic_buf_alloc(a, 64 * kib));
         b_buf = elastic_buf_alloc(b, 64 * kib);
         const bool refused = elastic_buf_alloc(b, 64 * kib) == nullptr && rte_errno == ENOBUFS;
         if (a_bufs[0] && a_bufs[1] && a_bufs[2] && b_buf && refused) {
-            std::printf("READY %d\n", int(getpid()));
+            std::printf("READY %d cap=%d\n", int(getpid()), cap ? 1 : 0);
             std::fflush(stdout);
             char line[64];
             (void)!std::fgets(line, sizeof(line), stdin);
@@ -80,6 +96,9 @@ int main(int argc, char **argv)
             elastic_buf_free(a, buf);
     if (b_buf != nullptr)
         elastic_buf_free(b, b_buf);
+    if (cap_buf != nullptr)
+        elastic_buf_free(cap_pool, cap_buf);
+    elastic_numa_family_free(capfam);
     elastic_numa_family_free(fam);
     elastic_pool_free(b);
     elastic_pool_free(a);
