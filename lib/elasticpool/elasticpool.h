@@ -176,9 +176,10 @@ typedef void elastic_buf_cb_t(struct elastic_pool *pool, void *buf, void *arg);
 
 /**
  * Allocate, or queue the request FIFO when it cannot be served now.
- * The callback runs exactly once: inside this call when memory is there, otherwise from the
- * elastic_buf_free() (or maintenance growth) that makes room, strictly in FIFO order — a later
- * request never overtakes an earlier one. Callbacks run without the pool lock held; they may
+ * The callback runs exactly once: inside this call when memory is there (growing the pool when
+ * the wall allows), otherwise from the elastic_buf_free(), elastic_buf_alloc_cancel() or
+ * maintenance tick that makes room (every tick retries a growth the provider refused),
+ * strictly in FIFO order — a later request never overtakes an earlier one. Callbacks run without the pool lock held; they may
  * allocate and free.
  * @return 0 when accepted; -EINVAL (NULL pool or cb, size 0 or > max_buf_size);
  *   -EEXIST when the same (cb, arg) pair is already waiting (it names the waiter for cancel).
@@ -187,7 +188,9 @@ int elastic_buf_alloc_async(struct elastic_pool *pool, size_t size, elastic_buf_
 			    void *arg) ELASTIC_NOEXCEPT;
 
 /**
- * Cancel a queued request identified by its (cb, arg) pair. The callback will not run.
+ * Cancel a queued request identified by its (cb, arg) pair. The callback will not run. When the
+ * cancelled request was the head of the queue, the requests behind it that fit now are served
+ * before this returns (their callbacks run in this call).
  * @return 0 when removed; -ENOENT when no such request waits (it may have been served already,
  *   in which case its callback has run or is running); -EINVAL for NULL pool or cb.
  */

@@ -219,10 +219,15 @@ bool var_pool::grow(uint64_t t, bool ahead) noexcept
     st_.grow_ns_total += monotonic_ns() - t0;
     if (!ok) {
         st_.nb_grow_fail++;
-        EP_LOG(WARNING, "pool %s: growth by %zu bytes failed (%u chunks held)", cfg_.name.c_str(),
-               cfg_.chunk_size, unsigned(chunks_.size()));
+        // Ticks retry a refused growth for waiters: one line per streak of failures (and one
+        // every 1024), not one per tick.
+        if (grow_fail_streak_++ % 1024 == 0)
+            EP_LOG(WARNING, "pool %s: growth by %zu bytes failed (%u chunks held, %u in a row)",
+                   cfg_.name.c_str(), cfg_.chunk_size, unsigned(chunks_.size()),
+                   grow_fail_streak_);
         return false;
     }
+    grow_fail_streak_ = 0;
     st_.nb_grows++;
     if (ahead)
         st_.nb_grows_ahead++;
@@ -318,14 +323,23 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
 
 int var_pool::cancel(elastic_buf_cb_t *cb, void *arg) noexcept
 {
-    std::lock_guard lk(mu_);
-    auto it = std::find_if(waiters_.begin(), waiters_.end(),
-                           [&](const waiter &w) { return w.cb == cb && w.arg == arg; });
-    if (it == waiters_.end()) {
-        rte_errno = ENOENT;
-        return -ENOENT;
+    served_list served_now;
+    {
+        std::lock_guard lk(mu_);
+        auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                               [&](const waiter &w) { return w.cb == cb && w.arg == arg; });
+        if (it == waiters_.end()) {
+            rte_errno = ENOENT;
+            return -ENOENT;
+        }
+        const bool was_head = it == waiters_.begin();
+        waiters_.erase(it);
+        // The one behind a cancelled head may fit now: serve it rather than strand it until
+        // the next free.
+        if (was_head)
+            serve_waiters(served_now, true);
     }
-    waiters_.erase(it);
+    run_callbacks(handle(), served_now);
     return 0;
 }
 
@@ -369,12 +383,12 @@ void *var_pool::alloc_timeout(size_t size, uint32_t timeout_ms) noexcept
     return w.buf;
 }
 
-void var_pool::serve_waiters(served_list &out) noexcept
+void var_pool::serve_waiters(served_list &out, bool may_grow) noexcept
 {
     const uint64_t t = waiters_.empty() ? 0 : now();
     while (!waiters_.empty()) {
         const waiter &w = waiters_.front();
-        void *p = take_or_grow(w.order, t);
+        void *p = may_grow ? take_or_grow(w.order, t) : take(w.order, t);
         if (p == nullptr)
             break;
         try {
@@ -423,7 +437,7 @@ int var_pool::free(void *buf) noexcept
                 served_now.reserve(4);
             } catch (const std::bad_alloc &) {
             }
-            serve_waiters(served_now);
+            serve_waiters(served_now, true);
         }
     }
     run_callbacks(handle(), served_now);
@@ -541,13 +555,15 @@ int var_pool::maintain() noexcept
     {
         std::lock_guard lk(mu_);
         const uint64_t t = now();
-        if (!waiters_.empty()) // retry a growth the provider refused earlier
-            serve_waiters(served_now);
+        const bool due = sampler_.due(t);
+        // Waiters below the wall wait for a growth the provider refused: retry it.
+        if (!waiters_.empty())
+            serve_waiters(served_now, true);
         demand_.roll(t, st_.in_use_bytes);
         const bool adaptive = cfg_.flags & ELASTIC_POOL_F_ADAPTIVE;
         if (adaptive)
             grow_ahead(t);
-        if (sampler_.due(t)) {
+        if (due) {
             st_.nb_samples++;
             if (adaptive) {
                 // Every surplus chunk goes at once; their memory is given back below.

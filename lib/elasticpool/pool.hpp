@@ -115,7 +115,8 @@ private:
     void *take_or_grow(unsigned order, uint64_t now) noexcept; // rte_errno on failure
     bool grow(uint64_t now, bool ahead) noexcept;
     chunk *find(const void *p) const noexcept;
-    void serve_waiters(served_list &out) noexcept;
+    // Serve the queue head first while memory is there (growing only when may_grow).
+    void serve_waiters(served_list &out, bool may_grow) noexcept;
     std::unique_ptr<chunk> release_one(uint64_t now) noexcept; // by the configured rule
     bool patent_allows(uint64_t now) const noexcept;
     bool adaptive_allows(uint64_t now) const noexcept;
@@ -135,6 +136,7 @@ private:
     adaptive_state adapt_;
     uint64_t last_auto_tick_ns_ = 0;
     uint32_t grow_seq_ = 0;
+    uint32_t grow_fail_streak_ = 0; // refused growths since the last one that worked
     char tag_[12] = "";        // makes memzone names unique
     elastic_pool_stats st_{};
 };

@@ -438,3 +438,42 @@ TEST_F(waiters, timeout_waits_its_turn_behind_async_waiters)
 }
 
 } // namespace
+
+// A large head waiter blocks a small one behind it; when the head is cancelled, the small one is
+// served at once from memory that is already free, not stranded until the next free.
+TEST_F(waiters, cancelling_the_head_serves_the_next_one_at_once)
+{
+    waiter big, small;
+    make_waiter(big, 1);
+    make_waiter(small, 2);
+    free_buf(0); // 8 KiB free: enough for `small`, not for `big`
+    ASSERT_EQ(elastic_buf_alloc_async(pool(), 16 * KiB, record, &big), 0);
+    ASSERT_EQ(elastic_buf_alloc_async(pool(), 8 * KiB, record, &small), 0);
+    EXPECT_EQ(stats_of(pool()).nb_waiters, 2u);
+    EXPECT_EQ(small.runs.load(), 0) << "FIFO: nobody overtakes the head";
+
+    EXPECT_EQ(elastic_buf_alloc_cancel(pool(), record, &big), 0);
+    EXPECT_EQ(small.runs.load(), 1);
+    EXPECT_EQ(small.buf, reinterpret_cast<void *>(addr(bufs_[1]) - 8 * KiB));
+    EXPECT_EQ(big.runs.load(), 0);
+    EXPECT_EQ(stats_of(pool()).nb_waiters, 0u);
+    free_all({small.buf});
+}
+
+// Cancelling a waiter that is not the head changes nothing for the others.
+TEST_F(waiters, cancelling_a_later_waiter_leaves_the_head_waiting)
+{
+    waiter big, small;
+    make_waiter(big, 1);
+    make_waiter(small, 2);
+    free_buf(0);
+    ASSERT_EQ(elastic_buf_alloc_async(pool(), 16 * KiB, record, &big), 0);
+    ASSERT_EQ(elastic_buf_alloc_async(pool(), 8 * KiB, record, &small), 0);
+    EXPECT_EQ(elastic_buf_alloc_cancel(pool(), record, &small), 0);
+    EXPECT_EQ(stats_of(pool()).nb_waiters, 1u);
+    EXPECT_EQ(big.runs.load(), 0);
+    free_buf(1); // 0 and 1 coalesce into 16 KiB: the head is served
+    EXPECT_EQ(big.runs.load(), 1);
+    EXPECT_EQ(small.runs.load(), 0);
+    free_all({big.buf});
+}
