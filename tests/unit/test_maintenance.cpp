@@ -139,59 +139,54 @@ TEST(Maintenance, SetModeOnlyWithoutMembers)
     EXPECT_EQ(maintenance_info().driver, maint_driver::thread);
 }
 
-// A waiter callback run by a maintenance tick frees the pool it came from, and creates another.
+// A tick (here a member of our own, as the elastic mempool driver registers) removes itself,
+// frees a pool and creates another: all from inside a pass, on the maintenance thread.
 struct reentry {
-    void *first = nullptr;
+    elastic_pool *victim = nullptr;
     elastic_pool *created = nullptr;
     std::string name;
     int tid = 0;
     int run_rc = 0;
+    int ticks = 0;
     std::atomic<bool> done{false};
 };
 
-void never_cb(elastic_pool *, void *, void *) { ADD_FAILURE() << "cancelled request served"; }
-
-void reentry_cb(elastic_pool *pl, void *buf, void *arg)
+void reentry_tick(void *ctx, uint64_t) noexcept
 {
-    auto *x = static_cast<reentry *>(arg);
+    auto *x = static_cast<reentry *>(ctx);
+    if (x->ticks++ > 0) {
+        ADD_FAILURE() << "ticked after removing itself";
+        return;
+    }
     x->tid = int(gettid());
     x->run_rc = elastic_maintenance_run();
-    EXPECT_EQ(elastic_buf_free(pl, buf), 0);
-    EXPECT_EQ(elastic_buf_free(pl, x->first), 0);
-    elastic_pool_free(pl);
+    elastic::detail::maintenance_remove(x); // itself, from its own tick
+    elastic_pool_free(x->victim);           // another member
     elastic_pool_params q = auto_params(x->name);
     x->created = elastic_pool_create(&q);
     x->done = true;
 }
 
-TEST(Maintenance, CallbackInsideATickMayFreeAndCreatePools)
+TEST(Maintenance, TickMayRemoveItselfFreeAndCreatePools)
 {
-    const std::string name = unique_name("reent");
+    const std::string name = unique_name("victim");
     elastic_pool_params p = auto_params(name);
-    p.base_size = 128 * KiB;
-    p.wall_size = 128 * KiB; // base only
-    p.max_buf_size = 128 * KiB;
-    elastic_pool *pool = elastic_pool_create(&p);
-    ASSERT_NE(pool, nullptr);
     reentry r;
+    r.victim = elastic_pool_create(&p);
+    ASSERT_NE(r.victim, nullptr);
     r.name = unique_name("reent-new");
-    r.first = elastic_buf_alloc(pool, 64 * KiB);
-    ASSERT_NE(r.first, nullptr);
-    int dummy = 0;
-    // W1 (128 KiB) cannot be served; W2 (64 KiB) queues behind it although 64 KiB are free.
-    ASSERT_EQ(elastic_buf_alloc_async(pool, 128 * KiB, never_cb, &dummy), 0);
-    ASSERT_EQ(elastic_buf_alloc_async(pool, 64 * KiB, reentry_cb, &r), 0);
-    ASSERT_FALSE(r.done.load());
-    // Withdrawing W1 leaves W2 servable: only a maintenance tick serves it now.
-    ASSERT_EQ(elastic_buf_alloc_cancel(pool, never_cb, &dummy), 0);
+    elastic::detail::maintenance_add(reentry_tick, &r, elastic::test::ns_ms);
+    EXPECT_EQ(maintenance_info().members, 2u);
     ASSERT_TRUE(wait_until([&] { return r.done.load(); }));
-    EXPECT_NE(r.tid, int(gettid()));          // it ran on the maintenance thread
-    EXPECT_EQ(r.run_rc, -EDEADLK);           // no nested pass
+    EXPECT_NE(r.tid, int(gettid()));  // it ran on the maintenance thread
+    EXPECT_EQ(r.run_rc, -EDEADLK);    // no nested pass
     ASSERT_NE(r.created, nullptr);
     pool_ptr keep(r.created);
+    EXPECT_EQ(elastic_pool_lookup(name.c_str()), nullptr);
     EXPECT_EQ(maintenance_info().members, 1u);
     EXPECT_EQ(maintenance_info().driver, maint_driver::thread);
-    EXPECT_EQ(elastic_pool_lookup(name.c_str()), nullptr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(r.ticks, 1);
 }
 
 TEST(Maintenance, PoolsCreatedAndFreedWhileTheThreadRuns)
