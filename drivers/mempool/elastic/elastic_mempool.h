@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * elasticpool — fixed-size face: the rte_mempool ops named "elastic".
+ *
+ * An elastic mempool has the size `n_max` (the wall) as far as DPDK is concerned, but pins only a
+ * *base chunk* at creation. When the pool runs dry it adds a *chunk* (one memzone, populated with
+ * rte_mempool_populate_iova per IOVA-contiguous run, every object initialised before it is handed
+ * out) until `n_max` objects exist. Objects are handed out oldest chunk first, so the newest chunk
+ * drains first; a maintenance pass releases the last chunk once it holds nothing, nothing was
+ * allocated from it for the idle period and the `headroom_chunks` chunks before it were idle too
+ * (the same rule as the variable-size pool, lib/elasticpool/policy.hpp).
+ *
+ * ```
+ *   rte_mempool (size = n_max) ── chunk 0 (base) ── chunk 1 ── ... ── chunk k   (order of addition)
+ *        |                          | free stack      | free stack       | free stack
+ *        +- per-lcore caches (DPDK) +- memzone: objhdr|mbuf|priv|data room (none crosses a page)
+ * ```
+ *
+ * Two ways in:
+ * - explicit: elastic_pktmbuf_pool_create() / elastic_mempool_create() with
+ *   struct elastic_mempool_params;
+ * - drop-in: load librte_mempool_elastic.so (EAL -d, or LD_PRELOAD) and pass
+ *   --mbuf-pool-ops-name=elastic. Plain pktmbuf pools become elastic (base and chunk sizes from the
+ *   ELASTIC_MEMPOOL_* environment variables, see docs/mempool-driver.md); every other pool using
+ *   the ops is populated fully and behaves like a plain locked-stack pool.
+ *
+ * Error contract: constructors return NULL and set rte_errno; int-returning calls return -errno
+ * and set rte_errno.
+ *
+ * This header is self-contained C11.
+ */
+#ifndef ELASTIC_MEMPOOL_H
+#define ELASTIC_MEMPOOL_H
+
+#include <stdint.h>
+
+#include <rte_mempool.h>
+
+#include "elasticpool.h"
+
+#ifdef __cplusplus
+extern "C" {
+#define ELASTIC_MP_NOEXCEPT noexcept
+#else
+#define ELASTIC_MP_NOEXCEPT
+#endif
+
+/** Name of the ops (for rte_mempool_set_ops_byname and --mbuf-pool-ops-name). */
+#define ELASTIC_MEMPOOL_OPS_NAME "elastic"
+
+/** @name Flags (elastic_mempool_params.flags)
+ * @{ */
+/** Never release chunks. */
+#define ELASTIC_MEMPOOL_F_NO_SHRINK   (1u << 0)
+/** No EAL-alarm ticks: maintenance runs only from elastic_mempool_maintain()/_trim(). */
+#define ELASTIC_MEMPOOL_F_MANUAL_TICK (1u << 2)
+/** No growth ahead of need from maintenance: only the datapath grows. */
+#define ELASTIC_MEMPOOL_F_NO_PREGROW  (1u << 3)
+/** @} */
+
+/** Creation parameters. Always start from elastic_mempool_params_init(). */
+struct elastic_mempool_params {
+	unsigned base_objs;        /**< objects of the base chunk (default 4096, capped at n_max) */
+	unsigned chunk_objs;       /**< objects per added chunk (default 2048) */
+	uint32_t tick_ms;          /**< automatic maintenance tick (default 500) */
+	uint32_t sample_period_ms; /**< wall-clock time between release decisions (default 60000) */
+	uint32_t idle_period_ms;   /**< no allocation for this long makes a chunk idle (300000) */
+	uint32_t headroom_chunks;  /**< idle chunks kept before the released one (default 1) */
+	uint32_t flags;            /**< ELASTIC_MEMPOOL_F_* */
+	/** maintenance grows one chunk when fewer free objects are left (default chunk_objs / 2;
+	 *  0 disables growth ahead of need, like ELASTIC_MEMPOOL_F_NO_PREGROW) */
+	unsigned low_watermark;
+	elastic_clock_fn *clock;   /**< NULL = monotonic clock; used only in the creating process */
+	void *clock_ctx;           /**< passed to clock */
+};
+
+/** Counters that elastic_pool_stats has no field for. */
+struct elastic_mempool_xstats {
+	uint64_t nb_grow_datapath;    /**< chunks added by a get that found the pool dry */
+	uint64_t nb_grow_maintenance; /**< chunks added ahead of need by maintenance */
+	uint64_t nb_retire;           /**< chunks put in the retiring state */
+	uint64_t nb_unretire;         /**< retiring chunks taken back into service */
+	uint64_t grow_ns_max;         /**< slowest growth (reserve + populate + obj_init) */
+	uint32_t populated;           /**< objects that exist now (base + chunks) */
+	uint32_t free_objs;           /**< objects in the store that can be handed out */
+	uint32_t parked_objs;         /**< objects back in a retiring chunk */
+	uint32_t retiring;            /**< 1 when the last chunk is retiring */
+};
+
+/** Fill @p p with the defaults. */
+void elastic_mempool_params_init(struct elastic_mempool_params *p) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * Create an elastic pktmbuf pool: like rte_pktmbuf_pool_create() with @p n_max as n, but only
+ * the base chunk is pinned now. @p params NULL means the defaults.
+ * @return the pool, or NULL with rte_errno:
+ *   - EINVAL: n_max 0, n_max below the base, zero base/chunk objects, zero periods, unknown flags,
+ *     cache_size above RTE_MEMPOOL_CACHE_MAX_SIZE or above n_max / 1.5, priv_size not aligned
+ *   - ENAMETOOLONG: name longer than RTE_MEMPOOL_NAMESIZE - 1
+ *   - EEXIST: a mempool of that name exists
+ *   - ENOMEM: the base chunk or the pool's bookkeeping could not be allocated
+ */
+struct rte_mempool *elastic_pktmbuf_pool_create(const char *name, unsigned n_max,
+		unsigned cache_size, uint16_t priv_size, uint16_t data_room_size, int socket_id,
+		const struct elastic_mempool_params *params) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * Create an elastic pool of any objects: mirrors rte_mempool_create() (n = @p n_max) plus the
+ * params. @p mp_init runs once; @p obj_init runs on the base chunk's objects now and on every
+ * grown chunk's objects before they are handed out. Flags RTE_MEMPOOL_F_SP_PUT/SC_GET are
+ * accepted and ignored. Errors as elastic_pktmbuf_pool_create().
+ */
+struct rte_mempool *elastic_mempool_create(const char *name, unsigned n_max, unsigned elt_size,
+		unsigned cache_size, unsigned private_data_size, rte_mempool_ctor_t *mp_init,
+		void *mp_init_arg, rte_mempool_obj_cb_t *obj_init, void *obj_init_arg,
+		int socket_id, unsigned flags,
+		const struct elastic_mempool_params *params) ELASTIC_MP_NOEXCEPT;
+
+/** @return 1 when @p mp uses the elastic ops, 0 otherwise (also for NULL). */
+int elastic_mempool_is_elastic(const struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * Snapshot the counters in the variable-size pool's struct: bytes are chunk bytes (pinned) and
+ * object bytes (in use = objects out of the store x object size, header included).
+ * @return 0; -EINVAL for NULL arguments or a pool that is not elastic.
+ */
+int elastic_mempool_stats_get(const struct rte_mempool *mp,
+			      struct elastic_pool_stats *st) ELASTIC_MP_NOEXCEPT;
+
+/** Counters beyond elastic_pool_stats. @return 0 or -EINVAL. */
+int elastic_mempool_xstats_get(const struct rte_mempool *mp,
+			       struct elastic_mempool_xstats *xs) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * One maintenance tick now: complete a pending release (retiring chunk fully back), grow one
+ * chunk when the free objects are below the low watermark, and when a sample is due take one
+ * release decision (release the last chunk, or make it retiring when objects of it are still out).
+ * @return 1 when a chunk was released, 0 when not, -EINVAL for a pool that is not elastic,
+ *   -EBUSY while the pool is being destroyed.
+ */
+int elastic_mempool_maintain(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * Release at once every chunk the idle/headroom rule allows, without waiting for a sample; when
+ * the rule allows the last chunk but objects of it are still out, it becomes retiring.
+ * @return chunks released (>= 0), -EINVAL, -EBUSY as elastic_mempool_maintain().
+ */
+int elastic_mempool_trim(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * Flush the calling lcore's default cache of @p mp back to the store (an elastic-aware lcore
+ * calls it when it goes quiet, so its cached objects stop pinning a chunk). No-op on a non-EAL
+ * thread or a pool without cache.
+ * @return objects flushed, or -EINVAL.
+ */
+int elastic_mempool_cache_flush(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+
+#ifdef __cplusplus
+}
+#endif
+
+#undef ELASTIC_MP_NOEXCEPT
+
+#endif /* ELASTIC_MEMPOOL_H */

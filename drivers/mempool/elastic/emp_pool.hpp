@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Internal state of one elastic mempool (drivers/mempool/elastic). Everything here lives in
+// rte_zmalloc_socket memory, reachable from mp->pool_data, so a secondary process of the same
+// binary sees the same store. Function pointers (obj_init, clock) are only called in the process
+// that created the pool.
+//
+// Locks: `store` guards the chunks' free stacks and counters (every enqueue/dequeue takes it);
+// `grow` serialises growth and shrink and, with them, every change this driver makes to the
+// mempool's elt_list, mem_list, populated_size and nb_mem_chunks. Order: grow, then store.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include <rte_common.h>
+#include <rte_mempool.h>
+#include <rte_memzone.h>
+#include <rte_pause.h>
+
+#include "elastic_mempool.h"
+#include "policy.hpp"
+
+namespace elastic::detail::emp {
+
+// Test-and-test-and-set lock on a plain atomic (works across processes in shared memory, and
+// ThreadSanitizer understands it, unlike the x86 asm of rte_spinlock).
+class spin_lock {
+public:
+    void lock() noexcept
+    {
+        for (;;) {
+            if (!v_.exchange(1, std::memory_order_acquire))
+                return;
+            while (v_.load(std::memory_order_relaxed))
+                rte_pause();
+        }
+    }
+    void unlock() noexcept { v_.store(0, std::memory_order_release); }
+
+private:
+    std::atomic<uint32_t> v_{0};
+};
+
+class lock_guard {
+public:
+    explicit lock_guard(spin_lock &l) noexcept : l_(l) { l_.lock(); }
+    ~lock_guard() { l_.unlock(); }
+    lock_guard(const lock_guard &) = delete;
+    lock_guard &operator=(const lock_guard &) = delete;
+
+private:
+    spin_lock &l_;
+};
+
+enum class chunk_state : uint8_t { active, retiring };
+
+// One chunk: the base (index 0) or an added memzone. Objects of a chunk go back to its stack.
+struct alignas(RTE_CACHE_LINE_SIZE) chunk {
+    // first cache line: what get and put touch
+    uintptr_t va_lo;                     // memzone span (0, 0 for a base DPDK populated)
+    uintptr_t va_hi;
+    const rte_memzone *mz;               // NULL: memory owned by DPDK's populate_default
+    void **stack;                        // free objects of this chunk, cap entries
+    uint32_t cap;                        // objects in the chunk
+    uint32_t nb_free;                    // objects in the stack now
+    uint64_t last_alloc_ns;              // last dequeue from it (creation time at first)
+    uint64_t allocs;                     // objects handed out from it
+    uint32_t alloc_mark;                 // dequeued from since maintenance last looked
+    chunk_state state;
+    // second line: growth and shrink
+    uint64_t bytes;                      // pinned bytes
+    rte_mempool_objhdr **elt_prev;       // elt_list slot before the chunk's first objhdr
+    rte_mempool_memhdr **mem_prev;       // mem_list slot before the chunk's first memhdr
+};
+
+// Address span of an added chunk, sorted by lo, for finding an object's chunk on enqueue.
+struct range {
+    uintptr_t lo;
+    uintptr_t hi;
+    uint32_t idx;
+};
+
+// What an explicit create passes through rte_mempool_set_ops_byname(..., pool_config).
+struct create_config {
+    uint32_t magic;
+    elastic_mempool_params params;
+    rte_mempool_obj_cb_t *obj_init;
+    void *obj_init_arg;
+    bool pktmbuf;
+};
+inline constexpr uint32_t config_magic = 0x454d5043; // "EMPC"
+inline constexpr uint32_t state_magic = 0x454d5053;  // "EMPS"
+inline constexpr uint32_t max_headroom = 64;
+
+enum class grow_origin { base, datapath, maintenance };
+
+struct pool_state {
+    uint32_t magic;
+    rte_mempool *mp;
+
+    // configuration
+    uint32_t base_objs;                  // target of the base chunk
+    uint32_t chunk_objs;
+    uint32_t low_wm;
+    uint32_t flags;
+    uint32_t total_elt;                  // header + elt + trailer
+    size_t pg_sz;
+    release_rule rule;
+    uint64_t tick_ns;
+    elastic_clock_fn *clock;
+    void *clock_ctx;
+    int owner_pid;
+    rte_mempool_obj_cb_t *obj_init;
+    void *obj_init_arg;
+    bool explicit_mode;                  // created by elastic_*_create (base is chunk 0 memzone)
+    bool lazy;                           // drop-in pktmbuf pool populated to base only
+    bool pktmbuf;                        // objects are mbufs: replay rte_pktmbuf_init
+    bool alarm;                          // the creating process ticks it from an EAL alarm
+    bool destroying;                     // rte_mempool_free started: never grow again
+
+    // store (guarded by `store`): what get and put touch, on one cache line of its own
+    alignas(RTE_CACHE_LINE_SIZE) spin_lock store;
+    uint32_t nb_chunks;
+    uint32_t nb_ranges;
+    uint32_t first_hint;                 // no active chunk below this index has free objects
+    uint32_t range_hint;                 // range of the last put (puts come in runs)
+    uint32_t free_active;                // objects that can be handed out
+    uint32_t parked;                     // objects back in a retiring chunk
+    int32_t retiring;                    // index of the retiring chunk, or -1
+    uint32_t populated;                  // objects of published chunks (own count)
+    uint32_t peak_out;
+    chunk *chunks;
+    chunk *put_c;                        // chunk of the last put (puts come in runs) or NULL
+    uintptr_t put_lo;                    // its va_lo
+    // (store) the rest
+    alignas(RTE_CACHE_LINE_SIZE) range *ranges;
+    uint32_t max_chunks;
+    uint64_t allocs_released;            // allocs of chunks released
+
+    // growth in progress (guarded by `grow`)
+    alignas(RTE_CACHE_LINE_SIZE) spin_lock grow;
+    bool growing;
+    uint32_t mz_seq;
+    sampler samples{0, 0};
+
+    // counters (guarded by `store`, written by growth under both locks); objects handed out
+    // are counted per chunk, objects given back are handed out minus out now
+    uint64_t nb_alloc_fail;
+    uint64_t nb_grows, nb_grow_datapath, nb_grow_maintenance, nb_grow_fail;
+    uint64_t nb_shrinks, nb_retire, nb_unretire, nb_samples;
+    uint64_t grow_ns_total, grow_ns_max;
+    uint64_t pinned_bytes, peak_pinned_bytes, chunk_bytes;
+};
+
+static_assert(sizeof(chunk) == 2 * RTE_CACHE_LINE_SIZE);
+static_assert(offsetof(chunk, state) < RTE_CACHE_LINE_SIZE);
+static_assert(offsetof(pool_state, put_lo) + sizeof(uintptr_t) -
+              offsetof(pool_state, store) <= RTE_CACHE_LINE_SIZE);
+
+// emp_pool.cpp
+uint64_t now_ns(const pool_state *s) noexcept;
+pool_state *state_of(const rte_mempool *mp) noexcept;
+int state_alloc(rte_mempool *mp) noexcept;
+void state_free(rte_mempool *mp) noexcept;
+int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept;
+int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept;
+unsigned store_count(const pool_state *s) noexcept;
+ssize_t calc_mem_size(const rte_mempool *mp, uint32_t obj_num, uint32_t pg_shift,
+                      size_t *min_chunk_size, size_t *align) noexcept;
+int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, size_t len,
+             rte_mempool_populate_obj_cb_t *obj_cb, void *obj_cb_arg) noexcept;
+int grow_locked(pool_state *s, grow_origin origin) noexcept;
+int maintain(pool_state *s, bool sample_now_only) noexcept;
+int trim(pool_state *s) noexcept;
+void mark_destroying(pool_state *s) noexcept;
+void log_destroy(pool_state *s) noexcept;
+void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept;
+void alarm_arm(rte_mempool *mp) noexcept;
+void alarm_cancel(rte_mempool *mp) noexcept;
+void params_from_env(elastic_mempool_params *p) noexcept;
+
+} // namespace elastic::detail::emp

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The "elastic" rte_mempool ops and the explicit C API (elastic_mempool.h). Each callback is
+// short; the store, growth and release live in emp_pool.cpp.
+#include "elastic_mempool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstring>
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
+
+#include "emp_pool.hpp"
+
+using namespace elastic::detail::emp;
+
+namespace {
+
+constexpr uint32_t known_flags =
+    ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_PREGROW;
+
+// rte_mempool_free() drains the pool through our dequeue before it calls our free: from the
+// DESTROY event on, nothing may grow (nor shrink) any more.
+void on_mempool_event(rte_mempool_event event, rte_mempool *mp, void *)
+{
+    if (event != RTE_MEMPOOL_EVENT_DESTROY || !elastic_mempool_is_elastic(mp))
+        return;
+    if (pool_state *s = state_of(mp)) {
+        mark_destroying(s);
+        alarm_cancel(mp);
+        log_destroy(s);
+    }
+}
+
+std::atomic<bool> event_registered{false};
+
+void register_event_once() noexcept
+{
+    bool expected = false;
+    if (event_registered.compare_exchange_strong(expected, true) &&
+        rte_mempool_event_callback_register(on_mempool_event, nullptr) != 0)
+        event_registered = false;
+}
+
+int ops_alloc(rte_mempool *mp)
+{
+    register_event_once();
+    return state_alloc(mp);
+}
+
+void ops_free(rte_mempool *mp)
+{
+    state_free(mp);
+}
+
+int ops_enqueue(rte_mempool *mp, void *const *obj_table, unsigned n)
+{
+    return store_enqueue(state_of(mp), obj_table, n);
+}
+
+int ops_dequeue(rte_mempool *mp, void **obj_table, unsigned n)
+{
+    return store_dequeue(state_of(mp), obj_table, n);
+}
+
+unsigned ops_get_count(const rte_mempool *mp)
+{
+    const pool_state *s = state_of(mp);
+    return s != nullptr ? store_count(s) : 0;
+}
+
+ssize_t ops_calc_mem_size(const rte_mempool *mp, uint32_t obj_num, uint32_t pg_shift,
+                          size_t *min_chunk_size, size_t *align)
+{
+    return calc_mem_size(mp, obj_num, pg_shift, min_chunk_size, align);
+}
+
+int ops_populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, size_t len,
+                 rte_mempool_populate_obj_cb_t *obj_cb, void *obj_cb_arg)
+{
+    return populate(mp, max_objs, vaddr, iova, len, obj_cb, obj_cb_arg);
+}
+
+int ops_get_info(const rte_mempool *, rte_mempool_info *info)
+{
+    info->contig_block_size = 0;
+    return 0;
+}
+
+rte_mempool_ops ops_elastic = {
+    .name = ELASTIC_MEMPOOL_OPS_NAME,
+    .alloc = ops_alloc,
+    .free = ops_free,
+    .enqueue = ops_enqueue,
+    .dequeue = ops_dequeue,
+    .get_count = ops_get_count,
+    .calc_mem_size = ops_calc_mem_size,
+    .populate = ops_populate,
+    .get_info = ops_get_info,
+    .dequeue_contig_blocks = nullptr,
+};
+
+int check_params(const elastic_mempool_params &p, unsigned n_max) noexcept
+{
+    if (n_max == 0 || p.base_objs == 0 || p.chunk_objs == 0 || p.base_objs > n_max)
+        return -EINVAL;
+    if (p.sample_period_ms == 0 || p.idle_period_ms == 0 || (p.flags & ~known_flags) != 0)
+        return -EINVAL;
+    if (p.headroom_chunks > max_headroom)
+        return -EINVAL;
+    return 0;
+}
+
+int check_name(const char *name) noexcept
+{
+    if (name == nullptr || name[0] == '\0')
+        return -EINVAL;
+    if (strnlen(name, RTE_MEMPOOL_NAMESIZE) >= RTE_MEMPOOL_NAMESIZE)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+// Attach the ops with our config, run mp_init, allocate the state and grow the base chunk.
+rte_mempool *finish_create(rte_mempool *mp, create_config &cfg, rte_mempool_ctor_t *mp_init,
+                           void *mp_init_arg, const rte_pktmbuf_pool_private *mbp) noexcept
+{
+    int ret = rte_mempool_set_ops_byname(mp, ELASTIC_MEMPOOL_OPS_NAME, &cfg);
+    if (ret != 0) {
+        rte_mempool_free(mp);
+        rte_errno = -ret;
+        return nullptr;
+    }
+    if (mbp != nullptr)
+        rte_pktmbuf_pool_init(mp, const_cast<rte_pktmbuf_pool_private *>(mbp));
+    if (mp_init != nullptr)
+        mp_init(mp, mp_init_arg);
+    // An empty populate makes DPDK call our alloc once (rte_mempool_ops_alloc is not exported);
+    // our populate adds nothing outside a growth, so no memory header stays behind.
+    ret = rte_mempool_populate_iova(mp, nullptr, RTE_BAD_IOVA, 0, nullptr, nullptr);
+    pool_state *s = state_of(mp);
+    if (ret == 0 && s == nullptr)
+        ret = -ENOMEM;
+    if (ret == 0) {
+        mp->pool_config = nullptr; // cfg lives on the caller's stack
+        {
+            lock_guard g(s->grow);
+            ret = grow_locked(s, grow_origin::base);
+        }
+        if (ret == 0)
+            alarm_arm(mp);
+    }
+    if (ret != 0) {
+        rte_mempool_free(mp);
+        rte_errno = ret == -ENOBUFS ? ENOMEM : -ret;
+        return nullptr;
+    }
+    return mp;
+}
+
+} // namespace
+
+RTE_MEMPOOL_REGISTER_OPS(ops_elastic);
+
+extern "C" {
+
+void elastic_mempool_params_init(struct elastic_mempool_params *p) noexcept
+{
+    if (p == nullptr)
+        return;
+    *p = elastic_mempool_params{};
+    p->base_objs = 4096;
+    p->chunk_objs = 2048;
+    p->tick_ms = 500;
+    p->sample_period_ms = 60000;
+    p->idle_period_ms = 300000;
+    p->headroom_chunks = 1;
+    p->flags = 0;
+    p->low_watermark = p->chunk_objs / 2;
+}
+
+struct rte_mempool *elastic_pktmbuf_pool_create(const char *name, unsigned n_max,
+        unsigned cache_size, uint16_t priv_size, uint16_t data_room_size, int socket_id,
+        const struct elastic_mempool_params *params) noexcept
+{
+    create_config cfg{};
+    cfg.magic = config_magic;
+    if (params != nullptr) {
+        cfg.params = *params;
+    } else {
+        elastic_mempool_params_init(&cfg.params);
+        cfg.params.base_objs = std::min(cfg.params.base_objs, n_max);
+    }
+    cfg.pktmbuf = true;
+    int ret = check_name(name);
+    if (ret == 0)
+        ret = check_params(cfg.params, n_max);
+    if (ret == 0 && RTE_ALIGN(priv_size, RTE_MBUF_PRIV_ALIGN) != priv_size)
+        ret = -EINVAL;
+    if (ret != 0) {
+        rte_errno = -ret;
+        return nullptr;
+    }
+    const unsigned elt_size = sizeof(rte_mbuf) + unsigned{priv_size} + data_room_size;
+    rte_pktmbuf_pool_private mbp{};
+    mbp.mbuf_data_room_size = data_room_size;
+    mbp.mbuf_priv_size = priv_size;
+    rte_mempool *mp = rte_mempool_create_empty(name, n_max, elt_size, cache_size,
+                                               sizeof(rte_pktmbuf_pool_private), socket_id, 0);
+    if (mp == nullptr)
+        return nullptr;
+    return finish_create(mp, cfg, nullptr, nullptr, &mbp);
+}
+
+struct rte_mempool *elastic_mempool_create(const char *name, unsigned n_max, unsigned elt_size,
+        unsigned cache_size, unsigned private_data_size, rte_mempool_ctor_t *mp_init,
+        void *mp_init_arg, rte_mempool_obj_cb_t *obj_init, void *obj_init_arg, int socket_id,
+        unsigned flags, const struct elastic_mempool_params *params) noexcept
+{
+    create_config cfg{};
+    cfg.magic = config_magic;
+    if (params != nullptr) {
+        cfg.params = *params;
+    } else {
+        elastic_mempool_params_init(&cfg.params);
+        cfg.params.base_objs = std::min(cfg.params.base_objs, n_max);
+    }
+    cfg.obj_init = obj_init;
+    cfg.obj_init_arg = obj_init_arg;
+    int ret = check_name(name);
+    if (ret == 0)
+        ret = check_params(cfg.params, n_max);
+    if (ret == 0 && elt_size == 0)
+        ret = -EINVAL;
+    if (ret != 0) {
+        rte_errno = -ret;
+        return nullptr;
+    }
+    flags &= ~(RTE_MEMPOOL_F_SP_PUT | RTE_MEMPOOL_F_SC_GET);
+    rte_mempool *mp = rte_mempool_create_empty(name, n_max, elt_size, cache_size,
+                                               private_data_size, socket_id, flags);
+    if (mp == nullptr)
+        return nullptr;
+    return finish_create(mp, cfg, mp_init, mp_init_arg, nullptr);
+}
+
+int elastic_mempool_is_elastic(const struct rte_mempool *mp) noexcept
+{
+    if (mp == nullptr || mp->ops_index < 0 || mp->ops_index >= RTE_MEMPOOL_MAX_OPS_IDX)
+        return 0;
+    const rte_mempool_ops *ops = rte_mempool_get_ops(mp->ops_index);
+    return strcmp(ops->name, ELASTIC_MEMPOOL_OPS_NAME) == 0 && state_of(mp) != nullptr;
+}
+
+int elastic_mempool_stats_get(const struct rte_mempool *mp, struct elastic_pool_stats *st) noexcept
+{
+    if (st == nullptr || !elastic_mempool_is_elastic(mp)) {
+        rte_errno = EINVAL;
+        return -EINVAL;
+    }
+    fill_stats(state_of(mp), st, nullptr);
+    return 0;
+}
+
+int elastic_mempool_xstats_get(const struct rte_mempool *mp,
+                               struct elastic_mempool_xstats *xs) noexcept
+{
+    if (xs == nullptr || !elastic_mempool_is_elastic(mp)) {
+        rte_errno = EINVAL;
+        return -EINVAL;
+    }
+    fill_stats(state_of(mp), nullptr, xs);
+    return 0;
+}
+
+int elastic_mempool_maintain(struct rte_mempool *mp) noexcept
+{
+    if (!elastic_mempool_is_elastic(mp)) {
+        rte_errno = EINVAL;
+        return -EINVAL;
+    }
+    const int ret = maintain(state_of(mp), false);
+    if (ret < 0)
+        rte_errno = -ret;
+    return ret;
+}
+
+int elastic_mempool_trim(struct rte_mempool *mp) noexcept
+{
+    if (!elastic_mempool_is_elastic(mp)) {
+        rte_errno = EINVAL;
+        return -EINVAL;
+    }
+    const int ret = trim(state_of(mp));
+    if (ret < 0)
+        rte_errno = -ret;
+    return ret;
+}
+
+int elastic_mempool_cache_flush(struct rte_mempool *mp) noexcept
+{
+    if (!elastic_mempool_is_elastic(mp)) {
+        rte_errno = EINVAL;
+        return -EINVAL;
+    }
+    const unsigned lcore = rte_lcore_id();
+    if (lcore == LCORE_ID_ANY || mp->cache_size == 0)
+        return 0;
+    rte_mempool_cache *cache = rte_mempool_default_cache(mp, lcore);
+    if (cache == nullptr)
+        return 0;
+    const int n = static_cast<int>(cache->len);
+    rte_mempool_cache_flush(cache, mp);
+    return n;
+}
+
+} // extern "C"
