@@ -13,6 +13,7 @@
 #include "log.hpp"
 #include "maintenance.hpp"
 #include "pool.hpp"
+#include "registry.hpp"
 
 using elastic::detail::pool_config;
 using elastic::detail::var_pool;
@@ -37,6 +38,36 @@ int fail(int err)
 }
 
 } // namespace
+
+// Creates the pool, names it in the registry and hands it to the maintenance (registry.hpp).
+elastic_pool *elastic::detail::create_registered(const pool_config &cfg) noexcept
+{
+    try {
+        registry &r = reg();
+        std::lock_guard lk(r.mu);
+        if (r.by_name.count(cfg.name) != 0) {
+            EP_LOG(ERR, "pool create: name %s is taken", cfg.name.c_str());
+            rte_errno = EEXIST;
+            return nullptr;
+        }
+        std::unique_ptr<var_pool> pool = var_pool::create(cfg);
+        if (!pool)
+            return nullptr; // rte_errno set
+        r.by_name.emplace(cfg.name, pool.get());
+        try {
+            if ((cfg.flags & ELASTIC_POOL_F_MANUAL_TICK) == 0)
+                elastic::detail::ticker_add(pool.get());
+        } catch (...) {
+            r.by_name.erase(cfg.name);
+            throw;
+        }
+        return pool.release()->handle();
+    } catch (const std::exception &e) {
+        EP_LOG(ERR, "pool create: %s", e.what());
+        rte_errno = ENOMEM;
+        return nullptr;
+    }
+}
 
 extern "C" {
 
@@ -65,25 +96,7 @@ struct elastic_pool *elastic_pool_create(const struct elastic_pool_params *p) no
             rte_errno = err;
             return nullptr;
         }
-        registry &r = reg();
-        std::lock_guard lk(r.mu);
-        if (r.by_name.count(cfg.name) != 0) {
-            EP_LOG(ERR, "pool create: name %s is taken", cfg.name.c_str());
-            rte_errno = EEXIST;
-            return nullptr;
-        }
-        std::unique_ptr<var_pool> pool = var_pool::create(cfg);
-        if (!pool)
-            return nullptr; // rte_errno set
-        r.by_name.emplace(cfg.name, pool.get());
-        try {
-            if ((cfg.flags & ELASTIC_POOL_F_MANUAL_TICK) == 0)
-                elastic::detail::ticker_add(pool.get());
-        } catch (...) {
-            r.by_name.erase(cfg.name);
-            throw;
-        }
-        return pool.release()->handle();
+        return elastic::detail::create_registered(cfg);
     } catch (const std::exception &e) {
         EP_LOG(ERR, "pool create: %s", e.what());
         rte_errno = ENOMEM;
@@ -215,3 +228,30 @@ int elastic_pool_sizing_get(const struct elastic_pool *pool, struct elastic_pool
 }
 
 } // extern "C"
+
+// Read access for telemetry and the per-NUMA manager (registry.hpp).
+namespace elastic::detail {
+
+std::vector<std::string> pool_names()
+{
+    registry &r = reg();
+    std::lock_guard lk(r.mu);
+    std::vector<std::string> names;
+    names.reserve(r.by_name.size());
+    for (const auto &kv : r.by_name)
+        names.push_back(kv.first);
+    return names;
+}
+
+bool with_pool(std::string_view name, const std::function<void(const var_pool &)> &fn)
+{
+    registry &r = reg();
+    std::lock_guard lk(r.mu);
+    auto it = r.by_name.find(name);
+    if (it == r.by_name.end())
+        return false;
+    fn(*it->second);
+    return true;
+}
+
+} // namespace elastic::detail

@@ -244,6 +244,21 @@ int elastic_pool_stats_get(const struct elastic_pool *pool,
 int elastic_pool_sizing_get(const struct elastic_pool *pool,
 			    struct elastic_pool_sizing *sz) ELASTIC_NOEXCEPT;
 
+/**
+ * Run one maintenance pass now from the calling thread: every pool with automatic ticks (no
+ * ELASTIC_POOL_F_MANUAL_TICK) whose tick_ms has run out since its last tick gets one tick.
+ *
+ * For applications that drive maintenance from their own loop: set ELASTIC_MAINTENANCE=manual in
+ * the environment (read when the first pool is created) so that nothing else drives it, and call
+ * this at least every tick_ms. Without it the passes run on a DPDK service lcore (a service
+ * component named "elastic_maintenance"), from an EAL alarm when there is no service lcore, or
+ * from a thread without the EAL; calling this as well is harmless (a pool is never ticked more
+ * often than its tick_ms). Bounded: it never waits for memory or for the datapath.
+ * @return the number of pools ticked (>= 0); -EDEADLK (rte_errno set) when called from inside a
+ *   maintenance tick (an allocation callback run by one).
+ */
+int elastic_maintenance_run(void) ELASTIC_NOEXCEPT;
+
 #ifdef __cplusplus
 }
 #endif

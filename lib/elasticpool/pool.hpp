@@ -72,6 +72,18 @@ public:
         return reinterpret_cast<const var_pool *>(p);
     }
 
+    // Introspection for telemetry (implemented in pool_introspect.cpp): one record per chunk,
+    // in order of addition (base first), taken under the pool lock.
+    struct chunk_info {
+        size_t size;            // nominal chunk bytes
+        size_t free_bytes;      // bytes free in its buddy heap
+        uint64_t in_use;        // buffers out
+        uint64_t idle_ns;       // pool-clock time since its last allocation (0 if clock went back)
+    };
+    // Copies up to n records into out and the pool clock's now into *now_ns (may be null);
+    // returns the number of chunks held.
+    size_t chunk_infos(chunk_info *out, size_t n, uint64_t *now_ns) const noexcept;
+
 private:
     struct chunk {
         std::unique_ptr<chunk_memory> mem;

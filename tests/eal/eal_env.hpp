@@ -90,6 +90,13 @@ public:
         prefix_ += std::to_string(getpid());
     }
 
+    /// Same, with extra EAL arguments placed before those of $ELASTIC_EAL_ARGS (e.g. a service
+    /// lcore: {"-S", "1"}).
+    eal_env(std::string name, std::vector<std::string> extra_args) : eal_env(std::move(name))
+    {
+        extra_ = std::move(extra_args);
+    }
+
     /// This binary's --file-prefix (ept_<name>_<pid>).
     const std::string &prefix() const noexcept { return prefix_; }
 
@@ -104,6 +111,7 @@ public:
         }
         std::vector<std::string> args{name_, "--no-pci", "--file-prefix=" + prefix_, "-l", lcores,
             "--log-level=lib.eal:error"};
+        args.insert(args.end(), extra_.begin(), extra_.end());
         if (const char *extra = std::getenv("ELASTIC_EAL_ARGS"); extra != nullptr) {
             std::istringstream words(extra);
             for (std::string word; words >> word;)
@@ -172,6 +180,7 @@ private:
     std::string name_;
     std::string prefix_;
     std::string runtime_dir_;
+    std::vector<std::string> extra_;
     bool up_ = false;
 };
 
