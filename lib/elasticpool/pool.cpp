@@ -128,15 +128,29 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
         char tag[12];
         snprintf(tag, sizeof(tag), "%u", pool_seq.fetch_add(1, std::memory_order_relaxed));
         p->cfg_.name.shrink_to_fit();
-        auto mem = reserve_chunk(cfg.provider, cfg.base_size, cfg.socket_id, tag);
-        if (!mem) {
-            EP_LOG(ERR, "pool %s: base chunk of %zu bytes (%s) could not be reserved",
-                   cfg.name.c_str(), cfg.base_size, provider_name(cfg.provider));
-            rte_errno = ENOMEM;
+        if (cfg.gate && !cfg.gate.admit(cfg.gate.ctx, cfg.base_size)) {
+            EP_LOG(ERR, "pool %s: base chunk of %zu bytes refused by the node cap",
+                   cfg.name.c_str(), cfg.base_size);
+            rte_errno = ENOBUFS;
             return nullptr;
         }
-        p->chunks_.push_back(
-            std::make_unique<chunk>(std::move(mem), cfg.base_size, cfg.max_order, p->now()));
+        try {
+            auto mem = reserve_chunk(cfg.provider, cfg.base_size, cfg.socket_id, tag);
+            if (!mem) {
+                EP_LOG(ERR, "pool %s: base chunk of %zu bytes (%s) could not be reserved",
+                       cfg.name.c_str(), cfg.base_size, provider_name(cfg.provider));
+                if (cfg.gate)
+                    cfg.gate.give_back(cfg.gate.ctx, cfg.base_size);
+                rte_errno = ENOMEM;
+                return nullptr;
+            }
+            p->chunks_.push_back(
+                std::make_unique<chunk>(std::move(mem), cfg.base_size, cfg.max_order, p->now()));
+        } catch (...) {
+            if (cfg.gate) // not held by the pool: its destructor will not give it back
+                cfg.gate.give_back(cfg.gate.ctx, cfg.base_size);
+            throw;
+        }
         p->st_.pinned_bytes = cfg.base_size;
         p->st_.peak_pinned_bytes = cfg.base_size;
         snprintf(p->tag_, sizeof(p->tag_), "%s", tag);
@@ -152,6 +166,9 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
 
 var_pool::~var_pool()
 {
+    if (cfg_.gate)
+        for (const auto &c : chunks_)
+            cfg_.gate.give_back(cfg_.gate.ctx, c->size);
     unsigned reported = 0;
     uint64_t out = 0;
     for (const auto &c : chunks_) {
@@ -207,6 +224,10 @@ bool var_pool::grow(uint64_t t, bool ahead) noexcept
     const uint64_t t0 = monotonic_ns();
     char tag[24];
     snprintf(tag, sizeof(tag), "%s_%u", tag_, grow_seq_++);
+    if (cfg_.gate && !cfg_.gate.admit(cfg_.gate.ctx, cfg_.chunk_size)) {
+        rte_errno = ENOBUFS; // the node cap: like the wall
+        return false;
+    }
     bool ok = false;
     if (auto mem = reserve_chunk(cfg_.provider, cfg_.chunk_size, cfg_.socket_id, tag)) {
         try {
@@ -218,6 +239,9 @@ bool var_pool::grow(uint64_t t, bool ahead) noexcept
     }
     st_.grow_ns_total += monotonic_ns() - t0;
     if (!ok) {
+        if (cfg_.gate)
+            cfg_.gate.give_back(cfg_.gate.ctx, cfg_.chunk_size);
+        rte_errno = ENOMEM;
         st_.nb_grow_fail++;
         // Ticks retry a refused growth for waiters: one line per streak of failures (and one
         // every 1024), not one per tick.
@@ -247,10 +271,8 @@ void *var_pool::take_or_grow(unsigned order, uint64_t t) noexcept
         rte_errno = ENOBUFS; // at the wall
         return nullptr;
     }
-    if (!grow(t, false)) {
-        rte_errno = ENOMEM;
-        return nullptr;
-    }
+    if (!grow(t, false))
+        return nullptr; // rte_errno: ENOBUFS (node cap) or ENOMEM (provider)
     return take(order, t);
 }
 
@@ -512,6 +534,8 @@ std::unique_ptr<var_pool::chunk> var_pool::release_one(uint64_t t) noexcept
     chunks_.pop_back();
     st_.nb_shrinks++;
     st_.pinned_bytes -= c->size;
+    if (cfg_.gate)
+        cfg_.gate.give_back(cfg_.gate.ctx, c->size);
     if (adaptive)
         adapt_.on_release(t);
     return c;

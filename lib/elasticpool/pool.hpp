@@ -19,6 +19,7 @@
 #include "adaptive.hpp"
 #include "buddy.hpp"
 #include "elasticpool.h"
+#include "gate.hpp"
 #include "policy.hpp"
 #include "provider.hpp"
 
@@ -36,6 +37,7 @@ struct pool_config {
     provider_kind provider;
     elastic_clock_fn *clock;
     void *clock_ctx;
+    growth_gate gate{}; // a budget growth must be admitted by (node cap); empty: none
 
     // Fills `out` from the C params; returns 0 or a positive errno (message logged).
     static int from_params(const elastic_pool_params &p, pool_config &out);
