@@ -139,7 +139,7 @@ struct elastic_pool *elastic_numa_pool_for_pci(const struct elastic_numa_family 
  * Cap the bytes pinned by all the manager's pools on @p node together; 0 removes the cap.
  * Lowering a cap below what is pinned releases nothing; it only refuses growth until enough
  * chunks were released.
- * @return 0, -ENOENT (no such node), -ENOTSUP when this build of the core cannot gate growth.
+ * @return 0, or -ENOENT (no such node).
  */
 int elastic_numa_node_cap_set(int node, uint64_t cap_bytes) ELASTIC_NOEXCEPT;
 

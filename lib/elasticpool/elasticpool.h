@@ -94,6 +94,14 @@ struct elastic_pool_params {
 	void *clock_ctx;           /**< passed to clock */
 };
 
+/** The limits that can stop a growth (elastic_pool_stats.last_limit). */
+enum elastic_pool_limit {
+	ELASTIC_LIMIT_NONE = 0,     /**< no growth was ever stopped */
+	ELASTIC_LIMIT_WALL = 1,     /**< the pool's wall */
+	ELASTIC_LIMIT_NODE_CAP = 2, /**< the per-NUMA-node cap (elastic_numa.h) */
+	ELASTIC_LIMIT_PROVIDER = 3, /**< the provider refused a reservation (hugepages exhausted) */
+};
+
 /** Counters of one pool; a consistent snapshot taken under the pool's lock. */
 struct elastic_pool_stats {
 	uint64_t pinned_bytes;      /**< exactly base + nb_grown_chunks x chunk_size */
@@ -108,10 +116,13 @@ struct elastic_pool_stats {
 	uint64_t nb_frees;          /**< buffers given back */
 	uint64_t nb_queued;         /**< requests that had to wait */
 	uint64_t nb_grow_fail;      /**< chunk reservations the provider refused */
+	uint64_t nb_wall_hits;      /**< growths the wall stopped (a request then failed or queued) */
+	uint64_t nb_cap_hits;       /**< growths the node cap stopped */
 	uint64_t grow_ns_total;     /**< time spent reserving chunks */
 	uint64_t nb_samples;        /**< release decisions taken */
 	uint32_t nb_chunks;         /**< chunks held, the base included */
 	uint32_t nb_waiters;        /**< requests queued now */
+	uint32_t last_limit;        /**< enum elastic_pool_limit: what stopped the last refused growth */
 	size_t base_size;           /**< effective (rounded) base chunk size */
 	size_t chunk_size;          /**< effective (rounded) additional chunk size */
 	size_t wall_size;           /**< the wall */

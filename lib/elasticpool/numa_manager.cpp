@@ -120,22 +120,6 @@ int numa_topology::node_of_pci(const char *busid) const noexcept
 
 namespace {
 
-template <class C>
-concept has_gate = requires(C &c) { c.gate = growth_gate{}; };
-
-template <class C>
-bool set_gate(C &cfg, const growth_gate &g)
-{
-    if constexpr (has_gate<C>) {
-        cfg.gate = g;
-        return true;
-    } else {
-        (void)cfg;
-        (void)g;
-        return false;
-    }
-}
-
 struct node_budget {
     int node;
     std::atomic<uint64_t> cap{0};       // 0 = none
@@ -278,12 +262,6 @@ elastic_pool *pool_or_enoent(const family *f, int node)
 }
 
 } // namespace
-
-bool numa_gate_wired() noexcept
-{
-    pool_config cfg;
-    return set_gate(cfg, growth_gate{});
-}
 
 numa_pool_info numa_info_of_pool(const std::string &pool_name) noexcept
 {
@@ -438,7 +416,7 @@ elastic_numa_family_create(const char *prefix, const struct elastic_pool_params 
             if ((err = pool_config::from_params(p, cfg)) != 0)
                 break;
             auto gate = std::make_unique<pool_gate>(m.budgets.at(n.id).get());
-            set_gate(cfg, growth_gate{gate_admit, gate_give_back, gate.get()});
+            cfg.gate = growth_gate{gate_admit, gate_give_back, gate.get()};
             elastic_pool *pool = create_registered(cfg);
             if (pool == nullptr) {
                 err = rte_errno;
@@ -594,8 +572,6 @@ struct elastic_pool *elastic_numa_pool_for_pci(const struct elastic_numa_family 
 
 int elastic_numa_node_cap_set(int node, uint64_t cap_bytes) noexcept
 {
-    if (!numa_gate_wired())
-        return fail(ENOTSUP);
     manager &m = mgr();
     std::lock_guard lk(m.mu);
     if (int err = ensure_topology(m); err != 0)

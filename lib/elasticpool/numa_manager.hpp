@@ -41,10 +41,6 @@ private:
     std::map<unsigned, int> cpu_node_;
 };
 
-// Whether this build of the core gates pool growth (pool_config has a `gate`): without it node
-// caps cannot be enforced and elastic_numa_node_cap_set() returns -ENOTSUP.
-bool numa_gate_wired() noexcept;
-
 // What telemetry shows of a pool that belongs to a family (node -1 otherwise).
 struct numa_pool_info {
     std::string family;

@@ -225,6 +225,8 @@ bool var_pool::grow(uint64_t t, bool ahead) noexcept
     char tag[24];
     snprintf(tag, sizeof(tag), "%s_%u", tag_, grow_seq_++);
     if (cfg_.gate && !cfg_.gate.admit(cfg_.gate.ctx, cfg_.chunk_size)) {
+        st_.nb_cap_hits++;
+        st_.last_limit = ELASTIC_LIMIT_NODE_CAP;
         rte_errno = ENOBUFS; // the node cap: like the wall
         return false;
     }
@@ -243,6 +245,7 @@ bool var_pool::grow(uint64_t t, bool ahead) noexcept
             cfg_.gate.give_back(cfg_.gate.ctx, cfg_.chunk_size);
         rte_errno = ENOMEM;
         st_.nb_grow_fail++;
+        st_.last_limit = ELASTIC_LIMIT_PROVIDER;
         // Ticks retry a refused growth for waiters: one line per streak of failures (and one
         // every 1024), not one per tick.
         if (grow_fail_streak_++ % 1024 == 0)
@@ -268,6 +271,8 @@ void *var_pool::take_or_grow(unsigned order, uint64_t t) noexcept
         return p;
     const bool fits_chunk = (page_size << order) <= cfg_.chunk_size;
     if (!fits_chunk || st_.pinned_bytes + cfg_.chunk_size > cfg_.wall_size) {
+        st_.nb_wall_hits++;
+        st_.last_limit = ELASTIC_LIMIT_WALL;
         rte_errno = ENOBUFS; // at the wall
         return nullptr;
     }

@@ -31,18 +31,15 @@ const char *provider_of(const pool_config &c)
     return provider_name(c.provider);
 }
 
-// The limit a pool ran into, most recent kind first when several: the node cap (per-NUMA
-// manager), the wall, or the provider (a reservation refused below the wall).
-const char *limit_hit(const elastic_pool_stats &st, uint64_t node_cap_refusals)
+// The limit that stopped the pool's last refused growth.
+const char *limit_hit(const elastic_pool_stats &st)
 {
-    if (node_cap_refusals > 0)
-        return "node_cap";
-    const bool wall_reached = st.peak_pinned_bytes + st.chunk_size > st.wall_size;
-    if (wall_reached && (st.nb_alloc_fail > 0 || st.nb_queued > 0))
-        return "wall";
-    if (st.nb_grow_fail > 0)
-        return "provider";
-    return "none";
+    switch (st.last_limit) {
+    case ELASTIC_LIMIT_WALL: return "wall";
+    case ELASTIC_LIMIT_NODE_CAP: return "node_cap";
+    case ELASTIC_LIMIT_PROVIDER: return "provider";
+    default: return "none";
+    }
 }
 
 void add_u64(rte_tel_data *d, const char *k, uint64_t v) { rte_tel_data_add_dict_u64(d, k, v); }
@@ -129,9 +126,11 @@ int cmd_info(const char *, const char *params, rte_tel_data *d) noexcept
         add_u64(d, "nb_alloc_fail", st.nb_alloc_fail);
         add_u64(d, "nb_queued", st.nb_queued);
         add_u64(d, "nb_grow_fail", st.nb_grow_fail);
+        add_u64(d, "nb_wall_hits", st.nb_wall_hits);
+        add_u64(d, "nb_cap_hits", st.nb_cap_hits);
         add_u64(d, "nb_samples", st.nb_samples);
         add_u64(d, "grow_ns_total", st.grow_ns_total);
-        rte_tel_data_add_dict_string(d, "limit_hit", limit_hit(st, ni.cap_refusals));
+        rte_tel_data_add_dict_string(d, "limit_hit", limit_hit(st));
         if (ni.node >= 0) {
             rte_tel_data_add_dict_string(d, "numa_family", ni.family.c_str());
             rte_tel_data_add_dict_int(d, "numa_node", ni.node);

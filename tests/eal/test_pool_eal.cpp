@@ -274,6 +274,7 @@ TEST(pool_eal, hugepages_exhausted_during_growth_leave_the_pool_usable)
     EXPECT_EQ(rte_errno, ENOMEM);
     auto st = stats_of(pool.get());
     EXPECT_EQ(st.nb_grow_fail, 1u);
+    EXPECT_EQ(st.last_limit, uint32_t(ELASTIC_LIMIT_PROVIDER));
     EXPECT_EQ(st.nb_alloc_fail, 1u);
     EXPECT_EQ(st.nb_grows, 0u);
     EXPECT_EQ(st.nb_chunks, 1u);

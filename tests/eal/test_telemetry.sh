@@ -91,6 +91,7 @@ for k in ("sizing_recommended_base", "sizing_recommended_wall", "sizing_socket_m
 check(a["tick_ms"] == 500 and a["sample_period_ms"] == 60000, "default periods")
 b = r[2]["/elastic/info"]
 check(b["nb_alloc_fail"] == 1 and b["limit_hit"] == "wall", "tel-b hit the wall: %s" % b)
+check(b["nb_wall_hits"] == 1 and b["nb_cap_hits"] == 0, "tel-b counted a wall hit: %s" % b)
 check(b["nb_chunks"] == 1 and b["in_use_bytes"] == 65536, "tel-b state")
 m = r[3]["/elastic/maintenance"]
 check(m["driver"] == "alarm", "maintenance from the alarm (no service lcore): %s" % m)
@@ -103,12 +104,11 @@ check(f["numa_family"] == "telfam" and f["provider"] == "heap", "family pool: %s
 check(f["numa_node"] == f["socket_id"], "family pool on its node")
 c = fams[1]["/elastic/info"]
 check(c["numa_family"] == "telcap", "second family: %s" % c)
-if cap_on:
-    check(c["limit_hit"] == "node_cap" and c["node_cap_refusals"] == 1, "node cap hit: %s" % c)
-    check(c["node_cap_bytes"] == 131072 and c["node_pinned_bytes"] == 131072, "node figures")
-    check(f["node_cap_bytes"] == 131072 and f["limit_hit"] == "none", "telfam shares the cap")
-else:
-    check(c["node_cap_bytes"] == 0 and c["limit_hit"] == "none", "no cap: %s" % c)
+check(cap_on, "the node cap is in force (elastic_numa_node_cap_set worked)")
+check(c["limit_hit"] == "node_cap" and c["node_cap_refusals"] == 1, "node cap hit: %s" % c)
+check(c["nb_cap_hits"] == 1 and c["nb_wall_hits"] == 0, "counted as a cap hit: %s" % c)
+check(c["node_cap_bytes"] == 131072 and c["node_pinned_bytes"] == 131072, "node figures")
+check(f["node_cap_bytes"] == 131072 and f["limit_hit"] == "none", "telfam shares the cap")
 if bad:
     print("FAIL:\n  " + "\n  ".join(bad))
     sys.exit(1)

@@ -46,6 +46,8 @@ TEST(growth, pinned_is_base_plus_whole_chunks_up_to_the_wall)
     EXPECT_EQ(st.peak_pinned_bytes, wall);
     EXPECT_EQ(st.nb_alloc_fail, 0u);
     EXPECT_EQ(st.nb_grow_fail, 0u);
+    EXPECT_EQ(st.nb_wall_hits, 0u);
+    EXPECT_EQ(st.last_limit, uint32_t(ELASTIC_LIMIT_NONE));
     EXPECT_GT(st.grow_ns_total, 0u) << "time spent growing (real time) not counted";
 
     // At the wall.
@@ -56,6 +58,9 @@ TEST(growth, pinned_is_base_plus_whole_chunks_up_to_the_wall)
     }
     st = stats_of(pool.get());
     EXPECT_EQ(st.nb_alloc_fail, 3u);
+    EXPECT_EQ(st.nb_wall_hits, 3u) << "each refusal was the wall's";
+    EXPECT_EQ(st.nb_cap_hits, 0u);
+    EXPECT_EQ(st.last_limit, uint32_t(ELASTIC_LIMIT_WALL));
     EXPECT_EQ(st.nb_grows, 3u);
     EXPECT_EQ(st.pinned_bytes, wall);
     EXPECT_EQ(st.nb_allocs, 7u);

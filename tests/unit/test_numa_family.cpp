@@ -221,10 +221,6 @@ class NumaCap : public ::testing::TestWithParam<const char *> {
 protected:
     void SetUp() override
     {
-        if (!elastic::detail::numa_gate_wired()) {
-            EXPECT_EQ(elastic_numa_node_cap_set(0, 1 * MiB), -ENOTSUP);
-            GTEST_SKIP() << "this core does not call the growth gate (pool_config::gate)";
-        }
         ASSERT_EQ(elastic_numa_topology_set(GetParam()), 0);
     }
     void TearDown() override
@@ -274,6 +270,11 @@ TEST_P(NumaCap, CapHoldsPerNodeAcrossFamilies)
     EXPECT_EQ(st.pinned_bytes, 192 * KiB);
     EXPECT_LE(st.pinned_bytes, st.cap_bytes);
     EXPECT_EQ(st.cap_refusals, 2u);
+    elastic_pool_stats b0_st;
+    ASSERT_EQ(elastic_pool_stats_get(b0, &b0_st), 0);
+    EXPECT_EQ(b0_st.last_limit, uint32_t(ELASTIC_LIMIT_NODE_CAP)) << "the pool says which limit";
+    EXPECT_EQ(b0_st.nb_cap_hits, 1u);
+    EXPECT_EQ(b0_st.nb_wall_hits, 0u);
     const std::string b0_name = elastic_pool_name(b0);
     EXPECT_EQ(elastic::detail::numa_info_of_pool(b0_name).cap_refusals, 1u);
 
