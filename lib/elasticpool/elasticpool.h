@@ -73,7 +73,8 @@ extern "C" {
 
 /**
  * Clock used for ticks, samples and idle times: nanoseconds, monotonic. NULL in the params means
- * CLOCK_MONOTONIC. A program that replays a trace, or a test, passes its own.
+ * CLOCK_MONOTONIC_COARSE (a few ns to read, a few ms of resolution: plenty for periods of
+ * seconds and minutes). A program that replays a trace, or a test, passes its own.
  */
 typedef uint64_t elastic_clock_fn(void *ctx);
 
@@ -90,7 +91,7 @@ struct elastic_pool_params {
 	uint32_t idle_period_ms;   /**< no allocation for this long makes a chunk idle (300000) */
 	uint32_t headroom_chunks;  /**< idle chunks kept before the released one (default 1) */
 	uint32_t flags;            /**< ELASTIC_POOL_F_* */
-	elastic_clock_fn *clock;   /**< NULL = CLOCK_MONOTONIC */
+	elastic_clock_fn *clock;   /**< NULL = CLOCK_MONOTONIC_COARSE */
 	void *clock_ctx;           /**< passed to clock */
 };
 
@@ -236,8 +237,10 @@ rte_iova_t elastic_buf_iova(const struct elastic_pool *pool, const void *buf) EL
 
 /**
  * One maintenance tick now, in addition to any automatic ones: when sample_period_ms of clock time
- * has passed since the last sample, take a release decision (at most one chunk).
- * @return 1 when a chunk was released, 0 when not, -EINVAL for a NULL pool.
+ * has passed since the last sample, take a release decision (the patent rule releases at most one
+ * chunk; the adaptive policy every surplus chunk). Also retries a growth for waiting requests and,
+ * in adaptive mode, grows ahead of a rising demand.
+ * @return the number of chunks released (0 or 1 with the patent rule), -EINVAL for a NULL pool.
  */
 int elastic_pool_maintain(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
 
