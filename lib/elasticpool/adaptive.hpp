@@ -51,11 +51,7 @@ public:
     // Largest rise between two ticks within the window: how fast demand can climb.
     uint64_t max_rise_within(uint64_t window_ns) const noexcept
     {
-        uint64_t k = std::min<uint64_t>((window_ns + epoch_ns_ - 1) / epoch_ns_, count_);
-        uint64_t r = cur_rise_;
-        for (uint64_t i = 0; i < k; i++)
-            r = std::max(r, rise_[(head_ + epochs - 1 - i) % epochs]);
-        return r;
+        return window_max(rise_, cur_rise_, window_ns);
     }
 
     // Close the epochs that ended by `now`; `in_use` starts the next one.
@@ -77,11 +73,7 @@ public:
     // Highest demand over the current epoch and the closed epochs within `window_ns` before it.
     uint64_t peak_within(uint64_t window_ns) const noexcept
     {
-        uint64_t k = std::min<uint64_t>((window_ns + epoch_ns_ - 1) / epoch_ns_, count_);
-        uint64_t peak = cur_;
-        for (uint64_t i = 0; i < k; i++)
-            peak = std::max(peak, ring_[(head_ + epochs - 1 - i) % epochs]);
-        return peak;
+        return window_max(ring_, cur_, window_ns);
     }
 
     // Like peak_within, but a closed epoch's peak counts less the older it is: the most recent
@@ -89,10 +81,10 @@ public:
     // that declines slowly is followed down instead of held at its old peak for a whole window.
     uint64_t decayed_peak_within(uint64_t window_ns) const noexcept
     {
-        const uint64_t k = (window_ns + epoch_ns_ - 1) / epoch_ns_;
+        const uint64_t k = epochs_in(window_ns);
         uint64_t peak = cur_;
         for (uint64_t i = 0; i < std::min<uint64_t>(k, count_); i++) {
-            uint64_t v = ring_[(head_ + epochs - 1 - i) % epochs];
+            uint64_t v = closed(ring_, i);
             peak = std::max(peak, v / k * (k - i) + v % k * (k - i) / k);
         }
         return peak;
@@ -103,7 +95,7 @@ public:
     {
         uint64_t low = cur_;
         for (size_t i = 0; i < count_; i++)
-            low = std::min(low, ring_[(head_ + epochs - 1 - i) % epochs]);
+            low = std::min(low, closed(ring_, i));
         return low;
     }
 
@@ -111,6 +103,27 @@ public:
     size_t closed_epochs() const noexcept { return count_; }
 
 private:
+    uint64_t epochs_in(uint64_t window_ns) const noexcept
+    {
+        return (window_ns + epoch_ns_ - 1) / epoch_ns_;
+    }
+
+    // The i-th most recent closed epoch's value (i = 0: the last one closed).
+    uint64_t closed(const std::array<uint64_t, epochs> &r, uint64_t i) const noexcept
+    {
+        return r[(head_ + epochs - 1 - i) % epochs];
+    }
+
+    // Max of `cur` and the closed epochs of `r` within the window.
+    uint64_t window_max(const std::array<uint64_t, epochs> &r, uint64_t cur,
+                        uint64_t window_ns) const noexcept
+    {
+        const uint64_t k = std::min<uint64_t>(epochs_in(window_ns), count_);
+        for (uint64_t i = 0; i < k; i++)
+            cur = std::max(cur, closed(r, i));
+        return cur;
+    }
+
     void push(uint64_t v, uint64_t rise) noexcept
     {
         ring_[head_] = v;
