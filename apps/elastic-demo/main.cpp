@@ -351,6 +351,8 @@ int run(const options &o)
     bool ok = true;
     uint32_t max_waiters = 0;
     uint64_t max_demand = 0;
+    double pinned_sum_mib = 0; // for the mean pinned figure of the sizing line
+    uint64_t pinned_samples = 0;
     double wall_at = -1;
     double first_queue_at = -1;
     double queue_empty_at = -1;
@@ -396,6 +398,8 @@ int run(const options &o)
             }
             max_waiters = std::max(max_waiters, st.nb_waiters);
             max_demand = std::max<uint64_t>(max_demand, w.demand());
+            pinned_sum_mib += mib_of(st.pinned_bytes);
+            pinned_samples++;
             if (wall_at < 0 && st.pinned_bytes + st.chunk_size > st.wall_size)
                 wall_at = t;
             if (first_queue_at < 0 && st.nb_waiters > 0)
@@ -424,6 +428,7 @@ int run(const options &o)
             std::this_thread::sleep_until(next_step);
         }
 
+        const double mean_pinned_mib = pinned_samples > 0 ? pinned_sum_mib / pinned_samples : 0;
         elastic_pool_stats before_free;
         elastic_pool_stats_get(pool, &before_free);
         w.free_all();
@@ -482,6 +487,25 @@ int run(const options &o)
         check(st.in_use_bytes == 0 && st.nb_allocs == st.nb_frees,
               "buffers still out after freeing everything");
         check(w.errors() == 0, "errors during the run (see above)");
+
+        // What a static deployment would have needed for the same demand (issue 4's sizing
+        // report, also in telemetry's /elastic/info).
+        elastic_pool_sizing sz;
+        if (elastic_pool_sizing_get(pool, &sz) == 0) {
+            std::printf("  sizing report (%" PRIu32 " sample periods seen): peak demand %.1f MiB; "
+                        "recommended base %.1f MiB, wall %.1f MiB; a static pool would pin "
+                        "%.1f MiB = %" PRIu32 " x 2 MiB hugepages (--socket-mem %" PRIu32
+                        "); this run pinned %.1f MiB on average\n",
+                        sz.epochs, mib_of(sz.peak_in_use_bytes), mib_of(sz.recommended_base),
+                        mib_of(sz.recommended_wall), mib_of(sz.static_bytes), sz.hugepages_2m,
+                        sz.socket_mem_mb, mean_pinned_mib);
+            check(sz.peak_in_use_bytes == st.peak_in_use_bytes && sz.epochs > 0 &&
+                      sz.recommended_wall >= sz.peak_in_use_bytes &&
+                      sz.static_bytes >= sz.recommended_wall,
+                  "the sizing report does not match the run");
+        } else {
+            check(false, "elastic_pool_sizing_get failed");
+        }
         if (ok)
             std::printf("  OK: grew, hit the wall, queued, drained and shrank back\n");
     }
