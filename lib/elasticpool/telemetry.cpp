@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // DPDK telemetry commands, registered once at load time:
-//   /elastic/list              names of every pool of the process
+//   /elastic/list              {"pools": [variable-size pools], "mempools": [elastic mempools]}
 //   /elastic/info,<name>       one pool: sizes, counters, chunks, the limit it ran into, the
-//                              periods and the sizing report
+//                              periods and the sizing report; a variable-size pool of that name
+//                              first, else an elastic mempool (asked through the driver's hook,
+//                              telemetry.hpp); "kind" says which
 //   /elastic/maintenance       what drives the maintenance passes
 // Read them with dpdk-telemetry.py -f <file-prefix> (see docs/operations.md).
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,12 +23,16 @@
 #include "numa_manager.hpp"
 #include "pool.hpp"
 #include "registry.hpp"
+#include "telemetry.hpp"
 
 namespace elastic::detail {
 
 namespace {
 
 constexpr size_t max_chunks_listed = 128; // keeps a reply well inside the 16 KiB telemetry buffer
+
+std::atomic<mempool_list_fn> mempool_list{nullptr};
+std::atomic<mempool_info_fn> mempool_info{nullptr};
 
 const char *provider_of(const pool_config &c)
 {
@@ -62,9 +70,27 @@ void add_chunk_array(rte_tel_data *d, const char *key, const std::vector<var_poo
 int cmd_list(const char *, const char *, rte_tel_data *d) noexcept
 {
     try {
-        rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+        rte_tel_data_start_dict(d);
+        rte_tel_data *pools = rte_tel_data_alloc();
+        if (pools == nullptr)
+            return -ENOMEM;
+        rte_tel_data_start_array(pools, RTE_TEL_STRING_VAL);
         for (const std::string &n : pool_names())
-            rte_tel_data_add_array_string(d, n.c_str());
+            rte_tel_data_add_array_string(pools, n.c_str());
+        if (rte_tel_data_add_dict_container(d, "pools", pools, 0) != 0) {
+            rte_tel_data_free(pools);
+            return -ENOMEM;
+        }
+        rte_tel_data *mempools = rte_tel_data_alloc();
+        if (mempools == nullptr)
+            return -ENOMEM;
+        rte_tel_data_start_array(mempools, RTE_TEL_STRING_VAL);
+        if (const mempool_list_fn fn = mempool_list.load())
+            fn(mempools);
+        if (rte_tel_data_add_dict_container(d, "mempools", mempools, 0) != 0) {
+            rte_tel_data_free(mempools);
+            return -ENOMEM;
+        }
         return 0;
     } catch (...) {
         return -ENOMEM;
@@ -98,12 +124,15 @@ int cmd_info(const char *, const char *params, rte_tel_data *d) noexcept
             headroom = c.headroom;
             flags = c.flags;
         });
-        if (!found)
-            return -EINVAL;
+        if (!found) {
+            const mempool_info_fn fn = mempool_info.load();
+            return fn != nullptr && fn(params, d) == 0 ? 0 : -EINVAL;
+        }
         chunks.resize(std::min(nb_chunks, chunks.size()));
         const numa_pool_info ni = numa_info_of_pool(name);
 
         rte_tel_data_start_dict(d);
+        rte_tel_data_add_dict_string(d, "kind", "pool");
         rte_tel_data_add_dict_string(d, "name", name.c_str());
         rte_tel_data_add_dict_int(d, "socket_id", socket);
         rte_tel_data_add_dict_string(d, "provider", provider.c_str());
@@ -181,13 +210,19 @@ int cmd_maintenance(const char *, const char *, rte_tel_data *d) noexcept
 
 } // namespace
 
+void register_mempool_telemetry(mempool_list_fn list, mempool_info_fn info) noexcept
+{
+    mempool_list.store(list);
+    mempool_info.store(info);
+}
+
 } // namespace elastic::detail
 
 RTE_INIT(elastic_telemetry_init)
 {
     using namespace elastic::detail;
     rte_telemetry_register_cmd("/elastic/list", cmd_list,
-                               "Names of the elastic pools. No parameters");
+                               "Names of the elastic pools and elastic mempools. No parameters");
     rte_telemetry_register_cmd("/elastic/info", cmd_info,
                                "One elastic pool: sizes, counters, chunks, limit hit, periods, "
                                "sizing report. Parameter: pool name");

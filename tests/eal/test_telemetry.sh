@@ -41,14 +41,14 @@ if ! grep -q READY "$work/out"; then
 fi
 
 printf '%s\n' /elastic/list /elastic/info,tel-a /elastic/info,tel-b /elastic/maintenance \
-    /elastic/info,no-such-pool /elastic/info | \
+    /elastic/info,no-such-pool /elastic/info /elastic/info,tel-mp /elastic/info,tel-mp-auto | \
     timeout 20 python3 "$tel" -f "$prefix" >"$work/replies" 2>"$work/tel_err"
 echo "--- replies"; cat "$work/replies"
 
 # Once more for the family pools, whose names depend on the machine's first node.
 first_pool() {
     python3 -c 'import json,sys
-l=json.loads(open(sys.argv[1]).readline())["/elastic/list"]
+l=json.loads(open(sys.argv[1]).readline())["/elastic/list"]["pools"]
 print(sorted((n for n in l if n.startswith(sys.argv[2] + "@")),
              key=lambda n: int(n.split("@")[1]))[0])' "$work/replies" "$1"
 }
@@ -68,13 +68,16 @@ bad = []
 def check(cond, what):
     if not cond:
         bad.append(what)
-check(len(r) == 6, "six replies, got %d" % len(r))
-names = r[0]["/elastic/list"]
+check(len(r) == 8, "eight replies, got %d" % len(r))
+names = r[0]["/elastic/list"]["pools"]
+mempools = r[0]["/elastic/list"]["mempools"]
+check(sorted(mempools) == ["tel-mp", "tel-mp-auto"], "list has the two mempools: %s" % mempools)
+check("tel-mp" not in names, "mempools are not in the pools list: %s" % names)
 check("tel-a" in names and "tel-b" in names, "list has tel-a and tel-b: %s" % names)
 fam_names = [n for n in names if n.startswith("telfam@")]
 check(len(fam_names) >= 1, "list has the family's pools: %s" % names)
 a = r[1]["/elastic/info"]
-check(a["name"] == "tel-a", "name")
+check(a["name"] == "tel-a" and a["kind"] == "pool", "name, kind")
 check(a["nb_chunks"] == 3 and a["nb_grows"] == 2, "tel-a grew to 3 chunks: %s" % a)
 check(a["pinned_bytes"] == 3 * 65536, "tel-a pinned 192 KiB")
 check(a["in_use_bytes"] == 3 * 65536 and a["peak_in_use_bytes"] == 3 * 65536, "tel-a in use")
@@ -96,7 +99,8 @@ check(b["nb_chunks"] == 1 and b["in_use_bytes"] == 65536, "tel-b state")
 m = r[3]["/elastic/maintenance"]
 check(m["driver"] == "alarm", "maintenance from the alarm (no service lcore): %s" % m)
 auto_pools = [n for n in names if n.startswith("telfam@") or n.startswith("telcap@")]
-check(m["pools"] == len(auto_pools), "the families' pools have automatic ticks: %s" % m)
+# the families' pools and tel-mp-auto have automatic ticks (tel-a, tel-b, tel-mp: manual)
+check(m["pools"] == len(auto_pools) + 1, "one maintenance for pools and mempools: %s" % m)
 check(r[4]["/elastic/info"] is None, "unknown pool gives null")
 check(r[5]["/elastic/info"] is None, "no parameter gives null")
 f = fam["/elastic/info"]
@@ -109,6 +113,37 @@ check(c["limit_hit"] == "node_cap" and c["node_cap_refusals"] == 1, "node cap hi
 check(c["nb_cap_hits"] == 1 and c["nb_wall_hits"] == 0, "counted as a cap hit: %s" % c)
 check(c["node_cap_bytes"] == 131072 and c["node_pinned_bytes"] == 131072, "node figures")
 check(f["node_cap_bytes"] == 131072 and f["limit_hit"] == "none", "telfam shares the cap")
+mp = r[6]["/elastic/info"]
+check(mp is not None and mp["kind"] == "mempool" and mp["name"] == "tel-mp", "tel-mp: %s" % mp)
+if mp is not None:
+    check(mp["mode"] == "explicit" and mp["size"] == 1024 and mp["maintained"] == 0,
+          "tel-mp explicit, manual ticks: %s" % mp)
+    check(mp["nb_chunks"] == 3 and mp["chunk_objs"] == [256] * 3, "tel-mp chunks: %s" % mp)
+    check(mp["chunk_in_use"] == [256, 194, 0] and mp["in_use_objs"] == 450,
+          "tel-mp in use: %s" % mp)
+    check(mp["chunk_state"] == ["active"] * 3 and mp["retiring"] == 0, "tel-mp states")
+    check(mp["nb_grows"] == 2 and mp["nb_grow_datapath"] == 1 and
+          mp["nb_grow_maintenance"] == 1, "tel-mp grew once each way: %s" % mp)
+    check(mp["in_use_bytes"] == 450 * mp["obj_bytes"], "tel-mp in-use bytes")
+    check(mp["peak_in_use_objs"] == 450 and mp["populated"] == 768, "tel-mp peak, populated")
+    check(mp["pinned_bytes"] == sum(mp["chunk_sizes"]) and mp["pinned_bytes"] > 0,
+          "tel-mp pinned = its chunks")
+    check(len(mp["chunk_idle_ms"]) == 3, "tel-mp idle times")
+    check(mp["nb_alloc_fail"] == 0 and mp["limit_hit"] == "none", "tel-mp no failure")
+    check(mp["low_watermark"] == 100 and mp["tick_ms"] == 500, "tel-mp periods")
+ma = r[7]["/elastic/info"]
+check(ma is not None and ma["kind"] == "mempool", "tel-mp-auto: %s" % ma)
+if ma is not None:
+    check(ma["maintained"] == 1, "tel-mp-auto ticked by the maintenance service: %s" % ma)
+    check(ma["nb_chunks"] == 2 and ma["chunk_in_use"] == [128, 72], "tel-mp-auto chunks")
+    check(ma["chunk_state"] == ["active", "retiring"] and ma["retiring"] == 1 and
+          ma["nb_retire"] == 1 and ma["parked_objs"] == 56, "tel-mp-auto retiring: %s" % ma)
+    check(ma["chunk_idle_ms"] == [2000, 2000], "fake-clock idle times: %s" % ma)
+    check(ma["nb_alloc_fail"] == 1 and ma["limit_hit"] == "wall" and ma["nb_wall_hits"] == 1,
+          "tel-mp-auto hit the wall: %s" % ma)
+    check(ma["nb_grows"] == 1 and ma["nb_grow_datapath"] == 1 and ma["nb_shrinks"] == 0,
+          "tel-mp-auto counters: %s" % ma)
+    check(ma["idle_period_ms"] == 1000 and ma["headroom_chunks"] == 0, "tel-mp-auto periods")
 if bad:
     print("FAIL:\n  " + "\n  ".join(bad))
     sys.exit(1)

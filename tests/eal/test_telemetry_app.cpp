@@ -9,6 +9,12 @@
 //   telfam@N  a per-NUMA family (heap provider), one pool per node, nothing out
 //   telcap@N  a second family; when this build can cap nodes, the first node is capped at the
 //             two families' bases (128 KiB) and telcap@<first node> is refused a growth
+//   tel-mp    elastic pktmbuf mempool, n 1024, base and chunks 256 objects, low watermark 100,
+//             manual ticks: 450 objects out (a datapath growth), then one elastic_mempool_maintain
+//             grows a third chunk ahead of need: chunks in use 256, 194, 0
+//   tel-mp-auto  elastic pktmbuf mempool, n 256, base and chunks 128, automatic ticks (a member
+//             of the maintenance service), a fake clock: 200 objects out, 100 more refused at the
+//             wall, the clock moved 2 s on, elastic_mempool_trim makes the second chunk retiring
 // READY is followed by the pid and "cap=1" when the cap is in force, "cap=0" otherwise.
 
 #include <cstdio>
@@ -20,6 +26,12 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include <atomic>
+
+#include <elastic_mempool.h>
 #include <elastic_numa.h>
 #include <elasticpool.h>
 
@@ -41,6 +53,58 @@ elastic_pool *make(const char *name, size_t base, size_t wall, uint32_t flags)
     if (pool == nullptr)
         std::fprintf(stderr, "pool %s: %s\n", name, rte_strerror(rte_errno));
     return pool;
+}
+
+std::atomic<uint64_t> fake_ns{1'000'000'000};
+
+uint64_t fake_clock(void *) { return fake_ns.load(); }
+
+rte_mempool *make_mempool(const char *name, unsigned n, unsigned objs, unsigned low_wm,
+                          uint32_t flags, bool fake)
+{
+    elastic_mempool_params p;
+    elastic_mempool_params_init(&p);
+    p.base_objs = objs;
+    p.chunk_objs = objs;
+    p.low_watermark = low_wm;
+    p.flags = flags;
+    p.idle_period_ms = 1000;
+    p.headroom_chunks = 0;
+    if (fake)
+        p.clock = fake_clock;
+    rte_mempool *mp = elastic_pktmbuf_pool_create(name, n, 0, 0, 512, SOCKET_ID_ANY, &p);
+    if (mp == nullptr)
+        std::fprintf(stderr, "mempool %s: %s\n", name, rte_strerror(rte_errno));
+    return mp;
+}
+
+// The two mempools in the state the header describes; false when something is off.
+bool setup_mempools(rte_mempool *mp, rte_mempool *mpa, std::vector<void *> &objs,
+                    std::vector<void *> &objs_a)
+{
+    if (mp == nullptr || mpa == nullptr)
+        return false;
+    objs.resize(450);
+    if (rte_mempool_get_bulk(mp, objs.data(), 450) != 0) {
+        objs.clear();
+        return false;
+    }
+    if (elastic_mempool_maintain(mp) != 0)
+        return false;
+    objs_a.resize(200);
+    if (rte_mempool_get_bulk(mpa, objs_a.data(), 200) != 0) {
+        objs_a.clear();
+        return false;
+    }
+    void *more[100];
+    if (rte_mempool_get_bulk(mpa, more, 100) == 0)
+        return false; // must hit the wall
+    fake_ns += 2'000'000'000;
+    if (elastic_mempool_trim(mpa) != 0)
+        return false;
+    elastic_mempool_xstats xs{};
+    elastic_mempool_xstats_get(mpa, &xs);
+    return xs.retiring == 1;
 }
 
 } // namespace
@@ -76,7 +140,14 @@ int main(int argc, char **argv)
         cap_buf = elastic_buf_alloc(cap_pool, 64 * kib); // the base
         cap_refused = elastic_buf_alloc(cap_pool, 64 * kib) == nullptr && rte_errno == ENOBUFS;
     }
-    if (a != nullptr && b != nullptr && fam != nullptr && capfam != nullptr && cap_refused) {
+    rte_mempool *mp = make_mempool("tel-mp", 1024, 256, 100, ELASTIC_MEMPOOL_F_MANUAL_TICK, false);
+    rte_mempool *mpa = make_mempool("tel-mp-auto", 256, 128, 0, ELASTIC_MEMPOOL_F_NO_PREGROW, true);
+    std::vector<void *> mp_objs, mpa_objs;
+    const bool mempools_ok = setup_mempools(mp, mpa, mp_objs, mpa_objs);
+    if (!mempools_ok)
+        std::fprintf(stderr, "could not set the mempools up\n");
+    if (a != nullptr && b != nullptr && fam != nullptr && capfam != nullptr && cap_refused &&
+        mempools_ok) {
         for (int i = 0; i < 3; i++)
             a_bufs.push_back(elastic_buf_alloc(a, 64 * kib));
         b_buf = elastic_buf_alloc(b, 64 * kib);
@@ -102,6 +173,12 @@ int main(int argc, char **argv)
     elastic_numa_family_free(fam);
     elastic_pool_free(b);
     elastic_pool_free(a);
+    if (!mp_objs.empty())
+        rte_mempool_put_bulk(mp, mp_objs.data(), unsigned(mp_objs.size()));
+    if (!mpa_objs.empty())
+        rte_mempool_put_bulk(mpa, mpa_objs.data(), unsigned(mpa_objs.size()));
+    rte_mempool_free(mpa);
+    rte_mempool_free(mp);
     rte_eal_cleanup();
     return rc;
 }

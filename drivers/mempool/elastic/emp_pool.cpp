@@ -22,7 +22,9 @@
 #include <cstring>
 #include <unistd.h>
 
-#include <rte_alarm.h>
+#include <new>
+#include <system_error>
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -31,6 +33,8 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_memory.h>
+
+#include "maintenance.hpp"
 
 RTE_LOG_REGISTER_IMPL(elastic_mempool_logtype, "mempool.elastic", NOTICE);
 #define EMP_LOG(level, ...) \
@@ -348,7 +352,7 @@ int state_alloc(rte_mempool *mp) noexcept
     s->clock = p.clock;
     s->clock_ctx = p.clock_ctx;
     s->samples = sampler(uint64_t{p.sample_period_ms} * ns_per_ms, now_ns(s));
-    s->alarm = !(p.flags & ELASTIC_MEMPOOL_F_MANUAL_TICK) && p.tick_ms != 0;
+    s->auto_tick = !(p.flags & ELASTIC_MEMPOOL_F_MANUAL_TICK) && p.tick_ms != 0;
 
     const uint32_t base = s->lazy ? s->base_objs : mp->size;
     s->max_chunks = 1 + (mp->size - base + s->chunk_objs - 1) / s->chunk_objs;
@@ -380,8 +384,8 @@ int state_alloc(rte_mempool *mp) noexcept
     EMP_LOG(INFO, "%s: %s, size %u, base %u, chunk %u objects\n", mp->name,
             s->explicit_mode ? "explicit" : s->lazy ? "drop-in lazy" : "drop-in full", mp->size,
             s->explicit_mode || s->lazy ? s->base_objs : mp->size, s->chunk_objs);
-    if (s->alarm && !s->explicit_mode)
-        alarm_arm(mp); // explicit pools arm it once their base is in
+    if (!s->explicit_mode)
+        maint_register(mp); // explicit pools register once their base is in
     return 0;
 }
 
@@ -390,7 +394,7 @@ void state_free(rte_mempool *mp) noexcept
     pool_state *s = state_of(mp);
     if (s == nullptr)
         return;
-    alarm_cancel(mp);
+    maint_unregister(mp); // normally done by the DESTROY event already
     // rte_mempool_free() has unlinked the objects and memory headers; the memzones of our
     // chunks are ours to free (a base populated by DPDK has its own callback).
     for (uint32_t i = 0; i < s->max_chunks; i++) {
@@ -618,8 +622,14 @@ int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, s
 int grow_locked(pool_state *s, grow_origin origin) noexcept
 {
     rte_mempool *mp = s->mp;
-    if (!may_grow(s))
+    if (!may_grow(s)) {
+        if (!s->destroying && (s->populated >= mp->size || s->nb_chunks >= s->max_chunks)) {
+            lock_guard g(s->store);
+            s->nb_wall_hits++;
+            s->last_limit = ELASTIC_LIMIT_WALL;
+        }
         return -ENOBUFS;
+    }
     const uint64_t t0 = tsc_ns();
     const bool base = s->nb_chunks == 0;
     const uint32_t objs = std::min(base ? s->base_objs : s->chunk_objs, mp->size - s->populated);
@@ -636,6 +646,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     if (stack == nullptr) {
         lock_guard g(s->store);
         s->nb_grow_fail++;
+        s->last_limit = ELASTIC_LIMIT_PROVIDER;
         return -ENOMEM;
     }
     char name[RTE_MEMZONE_NAMESIZE];
@@ -648,6 +659,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         rte_free(stack);
         lock_guard g(s->store);
         s->nb_grow_fail++;
+        s->last_limit = ELASTIC_LIMIT_PROVIDER;
         EMP_LOG(DEBUG, "%s: no memzone of %zd bytes: %s\n", mp->name, mem,
                 rte_strerror(rte_errno));
         return -ENOMEM;
@@ -830,6 +842,9 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         st->peak_in_use_bytes = s->peak_out * te;
         st->peak_pinned_bytes = s->peak_pinned_bytes;
         st->nb_grows = s->nb_grows;
+        st->nb_grows_ahead = s->nb_grow_maintenance;
+        st->nb_wall_hits = s->nb_wall_hits;
+        st->last_limit = s->last_limit;
         st->nb_shrinks = s->nb_shrinks;
         st->nb_alloc_fail = s->nb_alloc_fail;
         uint64_t allocs = s->allocs_released;
@@ -873,34 +888,75 @@ void log_destroy(pool_state *s) noexcept
 
 namespace {
 
-void alarm_cb(void *arg)
+// What the maintenance service holds for a pool: memory of the creating process (heap), so that
+// a tick after the pool's removal would be a use after free that ASan reports.
+struct ticket {
+    pool_state *s;
+};
+
+void tick(void *ctx, uint64_t) noexcept
 {
-    auto *mp = static_cast<rte_mempool *>(arg);
-    pool_state *s = state_of(mp);
-    if (s == nullptr || s->destroying)
-        return;
-    (void)maintain(s, false);
-    alarm_arm(mp);
+    // maintain() takes the grow lock and returns -EBUSY once the pool is being destroyed.
+    (void)maintain(static_cast<ticket *>(ctx)->s, false);
 }
 
 } // namespace
 
-void alarm_arm(rte_mempool *mp) noexcept
+void maint_register(rte_mempool *mp) noexcept
 {
     pool_state *s = state_of(mp);
-    if (s == nullptr || !s->alarm || s->destroying || s->owner_pid != self_pid)
+    if (s == nullptr || !s->auto_tick || s->destroying || s->owner_pid != self_pid ||
+        s->ticket.load() != nullptr)
         return;
-    const uint64_t us = std::max<uint64_t>(s->tick_ns / 1000, 1000);
-    if (rte_eal_alarm_set(us, alarm_cb, mp) != 0)
-        EMP_LOG(WARNING, "%s: cannot arm the maintenance alarm\n", mp->name);
+    auto *t = new (std::nothrow) ticket{s};
+    if (t == nullptr) {
+        EMP_LOG(WARNING, "%s: no memory to register with the maintenance service: only "
+                "elastic_mempool_maintain() ticks it\n", mp->name);
+        return;
+    }
+    try {
+        maintenance_add(tick, t, s->tick_ns);
+    } catch (const std::exception &e) {
+        EMP_LOG(WARNING, "%s: cannot register with the maintenance service (%s): only "
+                "elastic_mempool_maintain() ticks it\n", mp->name, e.what());
+        delete t;
+        return;
+    }
+    s->ticket.store(t);
 }
 
-void alarm_cancel(rte_mempool *mp) noexcept
+void maint_unregister(rte_mempool *mp) noexcept
 {
     pool_state *s = state_of(mp);
-    if (s == nullptr || !s->alarm || s->owner_pid != self_pid)
+    if (s == nullptr || s->owner_pid != self_pid)
         return;
-    rte_eal_alarm_cancel(alarm_cb, mp);
+    auto *t = static_cast<ticket *>(s->ticket.exchange(nullptr));
+    if (t == nullptr)
+        return;
+    maintenance_remove(t); // waits for a tick of it in progress
+    delete t;
+}
+
+bool maint_registered(const pool_state *s) noexcept
+{
+    return s->owner_pid == self_pid && s->ticket.load(std::memory_order_relaxed) != nullptr;
+}
+
+uint32_t chunk_views(pool_state *s, chunk_view *out, uint32_t max) noexcept
+{
+    const uint64_t now = now_ns(s);
+    lock_guard g(s->store);
+    for (uint32_t i = 0; i < s->nb_chunks && i < max; i++) {
+        const chunk &c = s->chunks[i];
+        chunk_view &v = out[i];
+        v.bytes = c.bytes;
+        v.objs = c.cap;
+        v.in_use = c.cap - c.nb_free;
+        // A mark not turned into a time yet: allocated from since the last tick.
+        v.idle_ns = c.alloc_mark || now < c.last_alloc_ns ? 0 : now - c.last_alloc_ns;
+        v.retiring = c.state == chunk_state::retiring;
+    }
+    return s->nb_chunks;
 }
 
 void params_from_env(elastic_mempool_params *p) noexcept

@@ -2,7 +2,8 @@
 // Internal state of one elastic mempool (drivers/mempool/elastic). Everything here lives in
 // rte_zmalloc_socket memory, reachable from mp->pool_data, so a secondary process of the same
 // binary sees the same store. Function pointers (obj_init, clock) are only called in the process
-// that created the pool.
+// that created the pool, and only that process registers the pool with the maintenance service
+// (lib/elasticpool/maintenance.hpp): `ticket` is a pointer of that process.
 //
 // Locks: `store` guards the chunks' free stacks and counters (every enqueue/dequeue takes it);
 // `grow` serialises growth and shrink and, with them, every change this driver makes to the
@@ -116,8 +117,10 @@ struct pool_state {
     bool explicit_mode;                  // created by elastic_*_create (base is chunk 0 memzone)
     bool lazy;                           // drop-in pktmbuf pool populated to base only
     bool pktmbuf;                        // objects are mbufs: replay rte_pktmbuf_init
-    bool alarm;                          // the creating process ticks it from an EAL alarm
+    bool auto_tick;                      // the creating process registers it for maintenance
     bool destroying;                     // rte_mempool_free started: never grow again
+    std::atomic<void *> ticket{nullptr}; // maintenance registration (owner process) or NULL
+    uint8_t last_limit;                  // elastic_limit of the last refused growth (store)
 
     // store (guarded by `store`): what get and put touch, on one cache line of its own
     alignas(RTE_CACHE_LINE_SIZE) spin_lock store;
@@ -149,6 +152,7 @@ struct pool_state {
     uint64_t nb_alloc_fail;
     uint64_t nb_grows, nb_grow_datapath, nb_grow_maintenance, nb_grow_fail;
     uint64_t nb_shrinks, nb_retire, nb_unretire, nb_samples;
+    uint64_t nb_wall_hits;               // gets refused because the pool is at n_max
     uint64_t grow_ns_total, grow_ns_max;
     uint64_t pinned_bytes, peak_pinned_bytes, chunk_bytes;
 };
@@ -176,8 +180,24 @@ int trim(pool_state *s) noexcept;
 void mark_destroying(pool_state *s) noexcept;
 void log_destroy(pool_state *s) noexcept;
 void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept;
-void alarm_arm(rte_mempool *mp) noexcept;
-void alarm_cancel(rte_mempool *mp) noexcept;
+// Register the pool with the process's maintenance service (owner process, automatic ticks);
+// a failure is logged and leaves the pool to explicit elastic_mempool_maintain() calls.
+void maint_register(rte_mempool *mp) noexcept;
+// Unregister; after return no tick of the pool runs or is running. Idempotent.
+void maint_unregister(rte_mempool *mp) noexcept;
+// Whether this process runs the pool's automatic ticks.
+bool maint_registered(const pool_state *s) noexcept;
+
+// One chunk as telemetry shows it.
+struct chunk_view {
+    uint64_t bytes;
+    uint32_t objs;
+    uint32_t in_use;                     // objects of the chunk not in its stack
+    uint64_t idle_ns;                    // since the last allocation from it
+    bool retiring;
+};
+// Copies up to max chunks (order of addition); returns the number of chunks of the pool.
+uint32_t chunk_views(pool_state *s, chunk_view *out, uint32_t max) noexcept;
 void params_from_env(elastic_mempool_params *p) noexcept;
 
 } // namespace elastic::detail::emp

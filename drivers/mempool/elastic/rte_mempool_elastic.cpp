@@ -31,7 +31,7 @@ void on_mempool_event(rte_mempool_event event, rte_mempool *mp, void *)
         return;
     if (pool_state *s = state_of(mp)) {
         mark_destroying(s);
-        alarm_cancel(mp);
+        maint_unregister(mp); // waits for a tick of it in progress
         log_destroy(s);
     }
 }
@@ -151,7 +151,7 @@ rte_mempool *finish_create(rte_mempool *mp, create_config &cfg, rte_mempool_ctor
             ret = grow_locked(s, grow_origin::base);
         }
         if (ret == 0)
-            alarm_arm(mp);
+            maint_register(mp);
     }
     if (ret != 0) {
         rte_mempool_free(mp);
