@@ -90,6 +90,47 @@ TEST(AlarmMaintenance, PoolsCreatedAndFreedWhileTheAlarmRuns)
     churn_pools(ELASTIC_POOL_F_PROVIDER_HEAP, 150);
 }
 
+// Without a service lcore the elastic mempools are ticked by the same alarm as the pools (as in
+// an unmodified testpmd with --mbuf-pool-ops-name=elastic).
+TEST(AlarmMaintenance, MempoolIsTickedByTheSameAlarm)
+{
+    const std::string pname = svc_name("alarm-with-mp");
+    elastic_pool_params pp = svc_params(pname);
+    pp.tick_ms = 100;
+    elastic_pool *pool = elastic_pool_create(&pp);
+    ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+    EXPECT_EQ(maintenance_info().period_ns, 100'000'000u);
+
+    rte_mempool *mp = make_mempool(mp_name("alarm"), 512, mp_params(128));
+    ASSERT_NE(mp, nullptr) << rte_strerror(rte_errno);
+    auto info = maintenance_info();
+    EXPECT_EQ(info.members, 2u);
+    EXPECT_EQ(info.driver, maint_driver::alarm);
+    EXPECT_EQ(info.period_ns, 2'000'000u); // the mempool's shorter tick drives the passes
+
+    const uint64_t passes0 = info.passes;
+    const elastic_pool_stats st = mp_grow_and_wait_for_release(mp);
+    EXPECT_EQ(st.nb_shrinks, 3u);
+    EXPECT_EQ(st.pinned_bytes, st.base_size);
+    info = maintenance_info();
+    EXPECT_GT(info.passes, passes0);
+    EXPECT_EQ(info.last_lcore, unsigned(LCORE_ID_ANY));
+    EXPECT_EQ(thread_name(info.last_tid), "eal-intr-thread");
+
+    rte_mempool_free(mp);
+    info = maintenance_info();
+    EXPECT_EQ(info.members, 1u);
+    // back to the pool's tick (computed again by the next pass)
+    EXPECT_TRUE(wait_until([] { return maintenance_info().period_ns == 100'000'000u; }));
+    elastic_pool_free(pool);
+    EXPECT_EQ(maintenance_info().driver, maint_driver::none);
+}
+
+TEST(AlarmMaintenance, MempoolsCreatedAndFreedWhileTheAlarmRuns)
+{
+    churn_mempools(100);
+}
+
 TEST(AlarmMaintenance, ServiceLcoreAddedAtRunTimeTakesOver)
 {
     if (eal_cpus().size() < 2)
