@@ -21,6 +21,10 @@
 // included. Nothing that waits for a driver callback (rte_eal_alarm_cancel, a thread join) is
 // ever called under a lock the callback takes: alarms are never cancelled (a stale one carries
 // an old token and returns at once) and the thread is joined after unlocking.
+//
+// Per process: when the core is in the process twice (libelasticpool.so and the mempool driver,
+// which has it linked in), the functions below of both copies act on one copy's state
+// (hub.hpp), so there is still one maintenance.
 #pragma once
 
 #include <cstdint>
