@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include <new>
-#include <system_error>
+#include <exception>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
