@@ -53,7 +53,7 @@ extern "C" {
  * @{ */
 /** Never release chunks. */
 #define ELASTIC_MEMPOOL_F_NO_SHRINK   (1u << 0)
-/** No EAL-alarm ticks: maintenance runs only from elastic_mempool_maintain()/_trim(). */
+/** Not a member of the maintenance service: ticks only from elastic_mempool_maintain()/_trim(). */
 #define ELASTIC_MEMPOOL_F_MANUAL_TICK (1u << 2)
 /** No growth ahead of need from maintenance: only the datapath grows. */
 #define ELASTIC_MEMPOOL_F_NO_PREGROW  (1u << 3)
@@ -63,7 +63,7 @@ extern "C" {
 struct elastic_mempool_params {
 	unsigned base_objs;        /**< objects of the base chunk (default 4096, capped at n_max) */
 	unsigned chunk_objs;       /**< objects per added chunk (default 2048) */
-	uint32_t tick_ms;          /**< automatic maintenance tick (default 500) */
+	uint32_t tick_ms;          /**< tick by the maintenance service (default 500; 0: none) */
 	uint32_t sample_period_ms; /**< wall-clock time between release decisions (default 60000) */
 	uint32_t idle_period_ms;   /**< no allocation for this long makes a chunk idle (300000) */
 	uint32_t headroom_chunks;  /**< idle chunks kept before the released one (default 1) */
