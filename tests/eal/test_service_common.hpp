@@ -145,7 +145,8 @@ inline elastic_mempool_params mp_params(unsigned objs, uint32_t extra_flags = 0)
     return p;
 }
 
-inline rte_mempool *make_mempool(const std::string &name, unsigned n, const elastic_mempool_params &p)
+inline rte_mempool *make_mempool(const std::string &name, unsigned n,
+                                 const elastic_mempool_params &p)
 {
     // No cache: gets and puts reach the store at once, so chunk counts are exact.
     return elastic_pktmbuf_pool_create(name.c_str(), n, 0, 0, 256, SOCKET_ID_ANY, &p);
