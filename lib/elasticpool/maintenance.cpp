@@ -523,9 +523,9 @@ void own::maint_remove(void *ctx) noexcept
 
 void ticker_add(var_pool *p)
 {
-    maintenance_add([](void *ctx, uint64_t now) noexcept {
-        static_cast<var_pool *>(ctx)->auto_tick(now);
-    }, p, p->config().tick_ns);
+    // The service calls a member at most every tick_ns: each call is one tick.
+    maintenance_add([](void *ctx, uint64_t) noexcept { static_cast<var_pool *>(ctx)->maintain(); },
+                    p, p->config().tick_ns);
 }
 
 void ticker_remove(var_pool *p) noexcept { maintenance_remove(p); }

@@ -127,7 +127,6 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
         std::unique_ptr<var_pool> p(new var_pool(cfg));
         char tag[12];
         snprintf(tag, sizeof(tag), "%u", pool_seq.fetch_add(1, std::memory_order_relaxed));
-        p->cfg_.name.shrink_to_fit();
         if (cfg.gate && !cfg.gate.admit(cfg.gate.ctx, cfg.base_size)) {
             EP_LOG(ERR, "pool %s: base chunk of %zu bytes refused by the node cap",
                    cfg.name.c_str(), cfg.base_size);
@@ -666,16 +665,6 @@ void var_pool::sizing(elastic_pool_sizing &sz) const noexcept
     sz.static_bytes = round_up(sz.recommended_wall, huge);
     sz.hugepages_2m = uint32_t(sz.static_bytes / huge);
     sz.socket_mem_mb = uint32_t(round_up(sz.static_bytes, uint64_t(1) << 20) >> 20);
-}
-
-void var_pool::auto_tick(uint64_t real_now_ns) noexcept
-{
-    if (cfg_.flags & ELASTIC_POOL_F_MANUAL_TICK)
-        return;
-    if (real_now_ns - last_auto_tick_ns_ < cfg_.tick_ns)
-        return;
-    last_auto_tick_ns_ = real_now_ns;
-    maintain();
 }
 
 } // namespace elastic::detail

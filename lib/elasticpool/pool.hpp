@@ -63,8 +63,6 @@ public:
     void sizing(elastic_pool_sizing &sz) const noexcept;
 
     const pool_config &config() const noexcept { return cfg_; }
-    // For the automatic ticker: tick when tick_ns has passed since the last automatic tick.
-    void auto_tick(uint64_t real_now_ns) noexcept;
 
     // The C handle is this object.
     elastic_pool *handle() noexcept { return reinterpret_cast<elastic_pool *>(this); }
@@ -136,7 +134,6 @@ private:
     release_rule rule_;
     demand_history demand_;
     adaptive_state adapt_;
-    uint64_t last_auto_tick_ns_ = 0;
     uint32_t grow_seq_ = 0;
     uint32_t grow_fail_streak_ = 0; // refused growths since the last one that worked
     char tag_[12] = "";        // makes memzone names unique
