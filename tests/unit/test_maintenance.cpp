@@ -176,7 +176,8 @@ TEST(Maintenance, TickMayRemoveItselfFreeAndCreatePools)
     ASSERT_NE(r.victim, nullptr);
     r.name = unique_name("reent-new");
     elastic::detail::maintenance_add(reentry_tick, &r, elastic::test::ns_ms);
-    EXPECT_EQ(maintenance_info().members, 2u);
+    // (No count of members here: the thread may already have run the tick, which removes
+    // itself, before this line; under TSan it often does.)
     ASSERT_TRUE(wait_until([&] { return r.done.load(); }));
     EXPECT_NE(r.tid, int(gettid()));  // it ran on the maintenance thread
     EXPECT_EQ(r.run_rc, -EDEADLK);    // no nested pass
