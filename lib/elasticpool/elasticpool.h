@@ -135,11 +135,12 @@ struct elastic_pool_stats {
  * peak in-use bytes of each sample period (the last 64 are kept).
  */
 struct elastic_pool_sizing {
-	uint64_t peak_in_use_bytes;  /**< highest demand ever */
+	uint64_t peak_in_use_bytes;  /**< highest in-use bytes ever */
+	uint64_t peak_demand_bytes;  /**< highest in use + queued requests ever (>= the above) */
 	uint64_t window_peak_bytes;  /**< highest demand within the last idle period */
 	uint64_t floor_demand_bytes; /**< lowest per-period peak kept: demand always present */
 	uint64_t recommended_base;   /**< floor demand, in whole 2 MiB hugepages (at least one) */
-	uint64_t recommended_wall;   /**< peak x 1.25, in whole chunks above the base */
+	uint64_t recommended_wall;   /**< peak demand x 1.25, in whole chunks above the base */
 	uint64_t static_bytes;       /**< what a static pool sized for the peak would pin */
 	uint32_t hugepages_2m;       /**< static_bytes in 2 MiB hugepages */
 	uint32_t socket_mem_mb;      /**< static_bytes as an EAL --socket-mem figure (MiB) */

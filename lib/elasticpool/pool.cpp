@@ -211,6 +211,7 @@ void *var_pool::take(unsigned order, uint64_t t) noexcept
         c.last_alloc_ns = t;
         st_.in_use_bytes += page_size << order;
         st_.peak_in_use_bytes = std::max(st_.peak_in_use_bytes, st_.in_use_bytes);
+        peak_demand_bytes_ = std::max(peak_demand_bytes_, st_.in_use_bytes);
         st_.nb_allocs++;
         demand_.observe(st_.in_use_bytes);
         return reinterpret_cast<void *>(c.base + (size_t(pg) << page_shift));
@@ -340,6 +341,9 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
                 return -ENOMEM;
             }
             st_.nb_queued++;
+            // Demand includes what waits: at the wall, in use alone would under-report it.
+            waiting_bytes_ += page_size << order;
+            peak_demand_bytes_ = std::max(peak_demand_bytes_, st_.in_use_bytes + waiting_bytes_);
             return 0;
         }
     }
@@ -359,6 +363,7 @@ int var_pool::cancel(elastic_buf_cb_t *cb, void *arg) noexcept
             return -ENOENT;
         }
         const bool was_head = it == waiters_.begin();
+        waiting_bytes_ -= page_size << it->order;
         waiters_.erase(it);
         // The one behind a cancelled head may fit now: serve it rather than strand it until
         // the next free.
@@ -428,6 +433,7 @@ void var_pool::serve_waiters(served_list &out, bool may_grow) noexcept
             st_.nb_allocs--;
             break;
         }
+        waiting_bytes_ -= page_size << w.order;
         waiters_.pop_front();
     }
 }
@@ -650,13 +656,14 @@ void var_pool::sizing(elastic_pool_sizing &sz) const noexcept
     auto round_up = [](uint64_t v, uint64_t to) { return (v + to - 1) / to * to; };
     sz = elastic_pool_sizing{};
     sz.peak_in_use_bytes = st_.peak_in_use_bytes;
+    sz.peak_demand_bytes = peak_demand_bytes_;
     sz.window_peak_bytes = demand_.peak_within(cfg_.idle_ns);
     sz.floor_demand_bytes = demand_.floor_demand();
     sz.epochs = uint32_t(demand_.closed_epochs());
-    // Base: the demand that was always there; wall: the peak with a quarter of margin, in
-    // whole chunks above the base.
+    // Base: the demand that was always there; wall: the peak demand (queued requests included)
+    // with a quarter of margin, in whole chunks above the base.
     sz.recommended_base = std::max<uint64_t>(round_up(sz.floor_demand_bytes, huge), huge);
-    const uint64_t want = st_.peak_in_use_bytes + st_.peak_in_use_bytes / 4;
+    const uint64_t want = peak_demand_bytes_ + peak_demand_bytes_ / 4;
     sz.recommended_wall = want <= sz.recommended_base
                               ? sz.recommended_base
                               : sz.recommended_base +

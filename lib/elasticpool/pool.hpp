@@ -135,7 +135,9 @@ private:
     demand_history demand_;
     adaptive_state adapt_;
     uint32_t grow_seq_ = 0;
-    uint32_t grow_fail_streak_ = 0; // refused growths since the last one that worked
+    uint32_t grow_fail_streak_ = 0;
+    uint64_t waiting_bytes_ = 0;     // class bytes of the queued requests
+    uint64_t peak_demand_bytes_ = 0; // highest in use + waiting seen // refused growths since the last one that worked
     char tag_[12] = "";        // makes memzone names unique
     elastic_pool_stats st_{};
 };

@@ -180,6 +180,7 @@ int cmd_info(const char *, const char *params, rte_tel_data *d) noexcept
         add_chunk_array(d, "chunk_idle_ms", chunks,
                         [](const auto &c) { return c.idle_ns / 1'000'000; });
         add_u64(d, "sizing_peak_in_use_bytes", sz.peak_in_use_bytes);
+        add_u64(d, "sizing_peak_demand_bytes", sz.peak_demand_bytes);
         add_u64(d, "sizing_window_peak_bytes", sz.window_peak_bytes);
         add_u64(d, "sizing_floor_demand_bytes", sz.floor_demand_bytes);
         add_u64(d, "sizing_recommended_base", sz.recommended_base);
