@@ -161,6 +161,21 @@ rte_mempool *finish_create(rte_mempool *mp, create_config &cfg, rte_mempool_ctor
     return mp;
 }
 
+// The explicit API's calls on one pool: EINVAL unless mp is an elastic mempool; a negative
+// result is -errno and sets rte_errno too.
+template <class F>
+int on_elastic(rte_mempool *mp, F f) noexcept
+{
+    if (!elastic_mempool_is_elastic(mp)) {
+        rte_errno = EINVAL;
+        return -EINVAL;
+    }
+    const int ret = f(state_of(mp));
+    if (ret < 0)
+        rte_errno = -ret;
+    return ret;
+}
+
 } // namespace
 
 RTE_MEMPOOL_REGISTER_OPS(ops_elastic);
@@ -278,26 +293,12 @@ int elastic_mempool_xstats_get(const struct rte_mempool *mp,
 
 int elastic_mempool_maintain(struct rte_mempool *mp) noexcept
 {
-    if (!elastic_mempool_is_elastic(mp)) {
-        rte_errno = EINVAL;
-        return -EINVAL;
-    }
-    const int ret = maintain(state_of(mp), false);
-    if (ret < 0)
-        rte_errno = -ret;
-    return ret;
+    return on_elastic(mp, [](pool_state *s) { return maintain(s, false); });
 }
 
 int elastic_mempool_trim(struct rte_mempool *mp) noexcept
 {
-    if (!elastic_mempool_is_elastic(mp)) {
-        rte_errno = EINVAL;
-        return -EINVAL;
-    }
-    const int ret = trim(state_of(mp));
-    if (ret < 0)
-        rte_errno = -ret;
-    return ret;
+    return on_elastic(mp, [](pool_state *s) { return trim(s); });
 }
 
 int elastic_mempool_cache_flush(struct rte_mempool *mp) noexcept
