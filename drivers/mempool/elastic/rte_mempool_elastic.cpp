@@ -161,6 +161,21 @@ rte_mempool *finish_create(rte_mempool *mp, create_config &cfg, rte_mempool_ctor
     return mp;
 }
 
+// The creation config of the explicit API: the caller's params, or the defaults with the base
+// no larger than the wall.
+create_config config_of(const elastic_mempool_params *params, unsigned n_max) noexcept
+{
+    create_config cfg{};
+    cfg.magic = config_magic;
+    if (params != nullptr) {
+        cfg.params = *params;
+    } else {
+        elastic_mempool_params_init(&cfg.params);
+        cfg.params.base_objs = std::min(cfg.params.base_objs, n_max);
+    }
+    return cfg;
+}
+
 // The explicit API's calls on one pool: EINVAL unless mp is an elastic mempool; a negative
 // result is -errno and sets rte_errno too.
 template <class F>
@@ -201,14 +216,7 @@ struct rte_mempool *elastic_pktmbuf_pool_create(const char *name, unsigned n_max
         unsigned cache_size, uint16_t priv_size, uint16_t data_room_size, int socket_id,
         const struct elastic_mempool_params *params) noexcept
 {
-    create_config cfg{};
-    cfg.magic = config_magic;
-    if (params != nullptr) {
-        cfg.params = *params;
-    } else {
-        elastic_mempool_params_init(&cfg.params);
-        cfg.params.base_objs = std::min(cfg.params.base_objs, n_max);
-    }
+    create_config cfg = config_of(params, n_max);
     cfg.pktmbuf = true;
     int ret = check_name(name);
     if (ret == 0)
@@ -235,14 +243,7 @@ struct rte_mempool *elastic_mempool_create(const char *name, unsigned n_max, uns
         void *mp_init_arg, rte_mempool_obj_cb_t *obj_init, void *obj_init_arg, int socket_id,
         unsigned flags, const struct elastic_mempool_params *params) noexcept
 {
-    create_config cfg{};
-    cfg.magic = config_magic;
-    if (params != nullptr) {
-        cfg.params = *params;
-    } else {
-        elastic_mempool_params_init(&cfg.params);
-        cfg.params.base_objs = std::min(cfg.params.base_objs, n_max);
-    }
+    create_config cfg = config_of(params, n_max);
     cfg.obj_init = obj_init;
     cfg.obj_init_arg = obj_init_arg;
     int ret = check_name(name);
