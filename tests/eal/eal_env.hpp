@@ -9,9 +9,12 @@
 //
 // scripts/setup.sh exports ELASTIC_EAL_ARGS="--no-huge -m 512" and ELASTIC_NO_HUGE=1 on machines
 // without hugepages; tests that count HugePages_Free skip themselves there (no_huge()).
-// A test file ends with ELASTIC_EAL_TEST_MAIN("name") instead of linking gtest_main.
+// A test file ends with ELASTIC_EAL_TEST_MAIN("name") instead of linking gtest_main: a skipped
+// test, or an EAL that cannot start for want of permission or memory, exits 77 (meson: SKIP).
 
 #include <gtest/gtest.h>
+
+#include "../gtest_exit.hpp"
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -132,7 +136,14 @@ public:
         argv.push_back(nullptr);
         std::fprintf(stderr, "[eal_env] rte_eal_init:%s\n", line.c_str());
         if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
-            FAIL() << "rte_eal_init failed: " << rte_strerror(rte_errno) << " (args:" << line
+            const int err = rte_errno;
+            // The machine cannot give what the EAL needs: no permission (not root, hugetlbfs or
+            // /var/run/dpdk not accessible) or not enough memory (hugepages taken). Anything
+            // else (bad arguments, EAL already up, internal errors) is a failure of ours.
+            if (err == EACCES || err == ENOMEM)
+                GTEST_SKIP() << "the EAL cannot start on this machine: rte_eal_init: "
+                             << rte_strerror(err) << " (args:" << line << ")";
+            FAIL() << "rte_eal_init failed: " << rte_strerror(err) << " (args:" << line
                    << "; set ELASTIC_EAL_ARGS=\"--no-huge -m 512\" on a machine without "
                    << "hugepages, or run scripts/setup.sh)";
         }
@@ -186,11 +197,14 @@ private:
 
 } // namespace elastic::test
 
-/// main() of an EAL test binary: GoogleTest with an eal_env named NAME.
+/// main() of an EAL test binary: GoogleTest with an eal_env named NAME. Exits 1 when a test
+/// failed, 77 (meson: SKIP) when one was skipped or the EAL could not start for a reason of the
+/// machine's, else 0; each skip is printed (gtest_exit.hpp). A binary with its own main() ends
+/// it with `return elastic::test::exit_status(RUN_ALL_TESTS());` for the same rule.
 #define ELASTIC_EAL_TEST_MAIN(NAME)                                                            \
     int main(int argc, char **argv)                                                            \
     {                                                                                          \
         ::testing::InitGoogleTest(&argc, argv);                                                \
         ::testing::AddGlobalTestEnvironment(new ::elastic::test::eal_env(NAME));               \
-        return RUN_ALL_TESTS();                                                                \
+        return ::elastic::test::exit_status(RUN_ALL_TESTS());                                  \
     }
