@@ -1,6 +1,18 @@
 # Shared by the tests/dpdk scripts (sourced). Every DPDK process gets --no-pci, its own
 # --file-prefix, a timeout, and its runtime dir and hugepage files are removed afterwards.
 
+# require_program <name or path>: prints its path; when it is missing, says so and returns 1 (the
+# test then fails: a DPDK program that is not there is a broken set-up, not a skip).
+require_program() {
+    local path
+    if path=$(command -v "$1"); then
+        echo "$path"
+        return 0
+    fi
+    echo "FAIL: $1 not found (Debian package dpdk-dev, installed by scripts/setup.sh)" >&2
+    return 1
+}
+
 # Is any directory from $1 up to / world-writable (EAL -d refuses those)?
 world_writable_path() {
     local d

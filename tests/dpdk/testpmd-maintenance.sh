@@ -6,9 +6,8 @@
 set -u
 here=$(dirname "$0")
 . "$here/common.sh"
-command -v "${TESTPMD_BIN:-dpdk-testpmd}" >/dev/null || { echo "SKIP: no dpdk-testpmd"; exit 77; }
-tel=${2:-$(command -v dpdk-telemetry.py)}
-[ -n "$tel" ] || { echo "SKIP: no dpdk-telemetry.py"; exit 77; }
+TESTPMD_BIN=$(require_program "${TESTPMD_BIN:-dpdk-testpmd}") || exit 1
+tel=$(require_program "${2:-dpdk-telemetry.py}") || exit 1
 driver_load_args "$1"
 prefix="unify-tpm-$$"
 work=$(mktemp -d)

@@ -8,7 +8,7 @@
 set -u
 here=$(dirname "$0")
 . "$here/common.sh"
-command -v "${TESTPMD_BIN:-dpdk-testpmd}" >/dev/null || { echo "SKIP: no dpdk-testpmd"; exit 77; }
+TESTPMD_BIN=$(require_program "${TESTPMD_BIN:-dpdk-testpmd}") || exit 1
 driver_load_args "$1"
 secs=${2:-10}
 TESTPMD_LOG=$(mktemp)
