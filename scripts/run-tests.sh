@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh), builds and runs every test suite of elasticpool (unit, eal, dpdk),
-# one test at a time, then ends with the plain line "N passed, N failed" from meson's test log.
-# Exits non-zero when the build fails or any test fails, times out or does not run to its end.
+# one test at a time, then ends with the plain line "N passed, N failed, N skipped" from meson's
+# test log. A skip (exit 77: meson SKIP) is allowed only when tests/skips.txt lists it; every skip
+# is printed with its reason. Exits non-zero when the build fails or any test fails, times out,
+# does not run to its end, or skips without being listed (those count as failed).
 #
 #   bash scripts/run-tests.sh [--sanitize=address|thread] [MESON_TEST_ARGS...]
 #
@@ -37,7 +39,7 @@ for arg in "$@"; do
         exit 2
         ;;
     -h | --help)
-        sed -n '2,11s/^# \{0,1\}//p' "$0"
+        sed -n '2,13s/^# \{0,1\}//p' "$0"
         exit 0
         ;;
     *)
@@ -52,7 +54,7 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 
 if ! elastic_setup "$build" "${build_opts[@]}"; then
     echo "build failed: no test ran"
-    echo "0 passed, 1 failed"
+    echo "0 passed, 1 failed, 0 skipped"
     exit 1
 fi
 
@@ -101,33 +103,92 @@ if (( status == 124 || status == 137 )); then
     echo "meson test stopped by the overall bound of $bound s (ELASTIC_TEST_TIMEOUT)"
 fi
 
-counts=$(python3 - "$log" <<'EOF'
-import collections, json, sys
+# Counts the results of meson's test log and checks every skip against tests/skips.txt. Prints
+# one line per skip (test, GoogleTest name, message, and whether the list allows it), then the
+# counts "passed failed skipped" as its last line. Counted as failed, besides FAIL/TIMEOUT/ERROR:
+# a skip that tests/skips.txt does not allow (here), and a test that reports a skip but exited 0
+# (meson would show it OK).
+counts=$(python3 - "$log" "$elastic_top/tests/skips.txt" <<'EOF'
+import collections, fnmatch, json, os, re, sys
+
+def conditions():
+    """The conditions a tests/skips.txt line may name, and whether they hold on this run."""
+    eal_args = os.environ.get("ELASTIC_EAL_ARGS", "").split()
+    no_huge = os.environ.get("ELASTIC_NO_HUGE", "0") not in ("", "0") or "--no-huge" in eal_args
+    return {"always": True, "no-huge": no_huge, "one-cpu": len(os.sched_getaffinity(0)) < 2}
+
+def read_allowed(path):
+    """Lines '<test>[:<GoogleTest name or pattern>] <condition> <reason...>'; # comments."""
+    allowed, bad = [], []
+    known = conditions()
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                words = line.split(None, 2)
+                if len(words) < 3 or words[1] not in known:
+                    bad.append("%s:%d: want '<test>[:<case>] <%s> <reason>': %s"
+                               % (path, n, "|".join(known), line))
+                    continue
+                test, _, case = words[0].partition(":")
+                allowed.append((test, case or None, words[1], known[words[1]], words[2]))
+    except OSError as e:
+        bad.append("cannot read %s: %s" % (path, e))
+    return allowed, bad
+
+skip_line = re.compile(r"^SKIP(?: (\S+))?: (.*)$", re.M)
+gtest_skipped = re.compile(r"^\[  SKIPPED \] ", re.M)
+allowed, bad = read_allowed(sys.argv[2])
+for b in bad:
+    print("FAIL: " + b)
 results = collections.Counter()
 try:
     with open(sys.argv[1]) as f:
         for line in f:
             try:
-                results[json.loads(line)["result"]] += 1
-            except (ValueError, KeyError, TypeError):
-                pass  # a line cut short: that test counts as not run to its end
+                r = json.loads(line)
+                name, result = r["name"].split(" / ", 1)[-1], r["result"]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a line cut short: that test counts as not run to its end
+            out = r.get("stdout", "") + "\n" + r.get("stderr", "")
+            if result == "OK" and (skip_line.search(out) or gtest_skipped.search(out)):
+                print("FAIL: %s reports a skip but exited 0: a skip must exit 77" % name)
+                result = "FAIL"
+            elif result == "SKIP":
+                skips = [(m.group(1), m.group(2)) for m in skip_line.finditer(out)] or \
+                        [(None, "(the test printed no 'SKIP: <reason>' line)")]
+                unlisted = False
+                for case, msg in skips:
+                    what = name + (" " + case if case else "")
+                    why = [a for a in allowed if a[0] == name and (a[1] is None or (
+                        case is not None and fnmatch.fnmatchcase(case, a[1])))]
+                    ok = [a for a in why if a[3]]
+                    if ok:
+                        print("skipped: %s: %s (allowed: %s)" % (what, msg, ok[0][4]))
+                    else:
+                        unlisted = True
+                        print("FAIL: skip not allowed by tests/skips.txt: %s: %s%s" % (
+                            what, msg, " (listed for '%s' only)" % why[0][2] if why else ""))
+                if unlisted:
+                    result = "FAIL"
+            results[result] += 1
 except OSError:
     pass
 passed = results.pop("OK", 0) + results.pop("EXPECTEDFAIL", 0)
 skipped = results.pop("SKIP", 0)
-print(passed, sum(results.values()), skipped)
+print(passed, sum(results.values()) + (1 if bad else 0), skipped)
 EOF
 )
-read -r passed failed skipped <<<"$counts"
+sed '$d' <<<"$counts"
+read -r passed failed skipped < <(tail -n 1 <<<"$counts")
 ran=$((passed + failed + skipped))
 if (( ran < expected )); then
     echo "$((expected - ran)) of $expected tests did not run to their end (counted as failed)"
     failed=$((failed + expected - ran))
 fi
-if (( skipped > 0 )); then
-    echo "($skipped skipped, counted in neither number below)"
-fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 if (( status != 0 || failed != 0 || passed == 0 )); then
     exit 1
 fi
