@@ -24,6 +24,12 @@
  * Error contract: constructors return NULL and set rte_errno; int-returning calls return -errno
  * and set rte_errno. Every call is thread-safe and never throws.
  *
+ * Blocking: every call on a pool takes that pool's lock (a mutex, held for the bookkeeping only).
+ * Only elastic_buf_alloc_timeout() waits for memory to be freed. A call that grows the pool
+ * (elastic_buf_alloc(), elastic_buf_alloc_async(), elastic_pool_maintain()) reserves the chunk
+ * from its provider under the lock: a memzone or a hugetlb mmap + mlock, which can take
+ * milliseconds and holds up the pool's other callers meanwhile.
+ *
  * This header is self-contained C11.
  */
 #ifndef ELASTICPOOL_H
@@ -105,7 +111,11 @@ enum elastic_pool_limit {
 
 /** Counters of one pool; a consistent snapshot taken under the pool's lock. */
 struct elastic_pool_stats {
-	uint64_t pinned_bytes;      /**< exactly base + nb_grown_chunks x chunk_size */
+	/** base_size + chunk_size per chunk held beyond the base: the bytes the pool asked of its
+	 *  provider, not what the system maps for them. The hugetlb provider rounds each chunk up to
+	 *  whole 2 MiB hugepages (or maps 4 KiB pages if there are none), and a memzone chunk of N
+	 *  hugepages maps N+1 (its malloc header sits before the hugepage-aligned start). */
+	uint64_t pinned_bytes;
 	uint64_t in_use_bytes;      /**< bytes handed out (rounded classes) */
 	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */
 	uint64_t peak_pinned_bytes; /**< highest pinned_bytes seen */
@@ -176,7 +186,9 @@ struct elastic_pool *elastic_pool_lookup(const char *name) ELASTIC_NOEXCEPT;
 const char *elastic_pool_name(const struct elastic_pool *pool) ELASTIC_NOEXCEPT;
 
 /**
- * Allocate a buffer of at least @p size bytes. Never blocks.
+ * Allocate a buffer of at least @p size bytes. Never waits for memory to be freed (a request that
+ * cannot be served fails); it takes the pool lock and, when no chunk can serve the request and the
+ * wall allows, reserves a new chunk from the provider first (see "Blocking" above).
  * @return the buffer (4 KiB-aligned), or NULL with rte_errno:
  *   - EINVAL: NULL pool, size 0 or size > max_buf_size
  *   - ENOBUFS: the wall is reached and nothing fits, or other requests are waiting
@@ -237,10 +249,14 @@ size_t elastic_buf_size(const struct elastic_pool *pool, const void *buf) ELASTI
 rte_iova_t elastic_buf_iova(const struct elastic_pool *pool, const void *buf) ELASTIC_NOEXCEPT;
 
 /**
- * One maintenance tick now, in addition to any automatic ones: when sample_period_ms of clock time
- * has passed since the last sample, take a release decision (the patent rule releases at most one
- * chunk; the adaptive policy every surplus chunk). Also retries a growth for waiting requests and,
- * in adaptive mode, grows ahead of a rising demand.
+ * One maintenance tick now, in addition to any automatic ones, in the calling thread. Under the
+ * pool lock it: retries the growth a waiting request needs (the provider refused it before) and
+ * serves the waiters that fit; in adaptive mode grows ahead of a rising demand; and, when
+ * sample_period_ms of clock time has passed since the last sample, takes a release decision (the
+ * patent rule releases at most one chunk; the adaptive policy every surplus chunk). So it may
+ * reserve chunks (a memzone or mmap + mlock: milliseconds) while holding the lock. Then, with the
+ * lock released, it runs the callbacks of the waiters it served and gives the released chunks'
+ * memory back. Not for a datapath loop that must not stall: leave it to the maintenance service.
  * @return the number of chunks released (0 or 1 with the patent rule), -EINVAL for a NULL pool.
  */
 int elastic_pool_maintain(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
@@ -268,7 +284,9 @@ int elastic_pool_sizing_get(const struct elastic_pool *pool,
  * this at least every tick_ms. Without it the passes run on a DPDK service lcore (a service
  * component named "elastic_maintenance"), from an EAL alarm when there is no service lcore, or
  * from a thread without the EAL; calling this as well is harmless (a pool is never ticked more
- * often than its tick_ms). Bounded: it never waits for memory or for the datapath.
+ * often than its tick_ms). It never waits for memory to be freed, but it waits for a pass already
+ * running in another thread to finish, and each tick is an elastic_pool_maintain() of one pool:
+ * that pool's lock, possibly a chunk reservation, waiter callbacks run in this thread.
  * @return the number of pools ticked (>= 0); -EDEADLK (rte_errno set) when called from inside a
  *   maintenance tick (an allocation callback run by one).
  */
