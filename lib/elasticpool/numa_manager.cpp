@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
+// The per-NUMA-node manager: topology, families of pools of both faces, node caps and what
+// telemetry shows per node. The node budgets themselves are budget.cpp's table; this file only
+// sets caps in it and reads it.
 #include "numa_manager.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,9 +16,10 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_mempool.h>
 
+#include "elastic_mempool.h"
 #include "elastic_numa.h"
-#include "gate.hpp"
 #include "log.hpp"
 #include "pool.hpp"
 #include "provider.hpp"
@@ -32,7 +35,37 @@ numa_topology::~numa_topology()
         hwloc_topology_destroy(static_cast<hwloc_topology_t>(topo_));
 }
 
-std::shared_ptr<const numa_topology> numa_topology::load(const char *synthetic, int *err) noexcept
+const char *topology_source_name(numa_topology::source s) noexcept
+{
+    switch (s) {
+    case numa_topology::source::hwloc: return "hwloc";
+    case numa_topology::source::eal: return "eal";
+    case numa_topology::source::synthetic: return "synthetic";
+    }
+    return "?";
+}
+
+namespace {
+
+// The EAL's sockets in its own order (ascending in practice), or empty when it is not up.
+std::vector<int> eal_sockets()
+{
+    std::vector<int> s;
+    if (!eal_is_up())
+        return s;
+    const unsigned n = rte_socket_count();
+    for (unsigned i = 0; i < n; i++) {
+        const int id = rte_socket_id_by_idx(i);
+        if (id >= 0)
+            s.push_back(id);
+    }
+    return s;
+}
+
+} // namespace
+
+std::shared_ptr<const numa_topology> numa_topology::load(const char *synthetic, bool eal,
+                                                         int *err) noexcept
 {
     try {
         std::shared_ptr<numa_topology> t(new numa_topology);
@@ -48,7 +81,7 @@ std::shared_ptr<const numa_topology> numa_topology::load(const char *synthetic, 
                 *err = -EINVAL;
                 return nullptr;
             }
-            t->synthetic_ = true;
+            t->source_ = source::synthetic;
         } else {
             hwloc_topology_set_io_types_filter(h, HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
         }
@@ -69,6 +102,24 @@ std::shared_ptr<const numa_topology> numa_topology::load(const char *synthetic, 
             }
             hwloc_bitmap_foreach_end();
             t->nodes_.push_back(std::move(nd));
+        }
+        // With the EAL the nodes are its sockets: those are what a socket_id can name (a node
+        // hwloc sees without cpus, e.g. memory-only, is no DPDK socket). hwloc still gives each
+        // its cpus and memory; a socket hwloc does not know has neither.
+        if (const std::vector<int> sockets = eal && synthetic == nullptr ? eal_sockets()
+                                                                           : std::vector<int>{};
+            !sockets.empty()) {
+            std::vector<node> kept;
+            for (int s : sockets) {
+                auto it = std::find_if(t->nodes_.begin(), t->nodes_.end(),
+                                       [s](const node &x) { return x.id == s; });
+                kept.push_back(it != t->nodes_.end() ? std::move(*it) : node{s, {}, 0});
+            }
+            t->nodes_ = std::move(kept);
+            std::erase_if(t->cpu_node_, [&](const auto &kv) {
+                return std::find(sockets.begin(), sockets.end(), kv.second) == sockets.end();
+            });
+            t->source_ = source::eal;
         }
         std::sort(t->nodes_.begin(), t->nodes_.end(),
                   [](const node &a, const node &b) { return a.id < b.id; });
@@ -100,7 +151,7 @@ int numa_topology::node_of_cpu(unsigned cpu) const noexcept
 
 int numa_topology::node_of_pci(const char *busid) const noexcept
 {
-    if (busid == nullptr || synthetic_)
+    if (busid == nullptr || synthetic())
         return -ENOENT;
     auto h = static_cast<hwloc_topology_t>(topo_);
     hwloc_obj_t dev = hwloc_get_pcidev_by_busidstring(h, busid);
@@ -116,81 +167,64 @@ int numa_topology::node_of_pci(const char *busid) const noexcept
     return hwloc_bitmap_first(anc->nodeset);
 }
 
-// ---- growth gate ----
+// ---- families ----
 
 namespace {
 
-struct node_budget {
-    int node;
-    std::atomic<uint64_t> cap{0};       // 0 = none
-    std::atomic<uint64_t> admitted{0};  // bytes the gate let the pools pin
-    std::atomic<uint64_t> refusals{0};
-    explicit node_budget(int n) : node(n) {}
-};
-
-struct pool_gate {
-    node_budget *budget;
-    std::atomic<uint64_t> refusals{0};
-    explicit pool_gate(node_budget *b) : budget(b) {}
-};
-
-bool gate_admit(void *ctx, size_t bytes) noexcept
-{
-    auto *g = static_cast<pool_gate *>(ctx);
-    node_budget &b = *g->budget;
-    uint64_t cur = b.admitted.load(std::memory_order_relaxed);
-    for (;;) {
-        const uint64_t cap = b.cap.load(std::memory_order_relaxed);
-        if (cap != 0 && cur + bytes > cap) {
-            b.refusals.fetch_add(1, std::memory_order_relaxed);
-            g->refusals.fetch_add(1, std::memory_order_relaxed);
-            return false;
-        }
-        if (b.admitted.compare_exchange_weak(cur, cur + bytes, std::memory_order_relaxed))
-            return true;
-    }
-}
-
-void gate_give_back(void *ctx, size_t bytes) noexcept
-{
-    static_cast<pool_gate *>(ctx)->budget->admitted.fetch_sub(bytes, std::memory_order_relaxed);
-}
-
-// ---- families ----
-
-struct family_pool {
-    int node;
-    elastic_pool *pool;
-    std::unique_ptr<pool_gate> gate; // outlives the pool
-};
-
-struct family {
+// One pool per node of the topology it was made from; immutable once created, so lookups need
+// no lock (the caller must not free a family while looking it up, as with any handle).
+template <class Pool>
+struct basic_family {
+    struct member {
+        int node;
+        Pool *pool;
+    };
     std::string prefix;
     std::shared_ptr<const numa_topology> topo;
-    std::vector<family_pool> pools; // by node, ascending
+    std::vector<member> pools; // by node, ascending
 
-    elastic_pool *pool_of(int node) const noexcept
+    Pool *pool_of(int node) const noexcept
     {
-        for (const family_pool &fp : pools)
-            if (fp.node == node)
-                return fp.pool;
+        for (const member &m : pools)
+            if (m.node == node)
+                return m.pool;
         return nullptr;
     }
-    static family *from(elastic_numa_family *f) noexcept { return reinterpret_cast<family *>(f); }
-    static const family *from(const elastic_numa_family *f) noexcept
-    {
-        return reinterpret_cast<const family *>(f);
-    }
-    elastic_numa_family *handle() noexcept { return reinterpret_cast<elastic_numa_family *>(this); }
+    Pool *first() const noexcept { return pools.front().pool; }
 };
+
+using pool_family = basic_family<elastic_pool>;
+using mempool_family = basic_family<rte_mempool>;
+
+// The C handles are the family objects.
+pool_family *from(elastic_numa_family *f) noexcept { return reinterpret_cast<pool_family *>(f); }
+const pool_family *from(const elastic_numa_family *f) noexcept
+{
+    return reinterpret_cast<const pool_family *>(f);
+}
+elastic_numa_family *handle(pool_family *f) noexcept
+{
+    return reinterpret_cast<elastic_numa_family *>(f);
+}
+mempool_family *from(elastic_numa_mempool_family *f) noexcept
+{
+    return reinterpret_cast<mempool_family *>(f);
+}
+const mempool_family *from(const elastic_numa_mempool_family *f) noexcept
+{
+    return reinterpret_cast<const mempool_family *>(f);
+}
+elastic_numa_mempool_family *handle(mempool_family *f) noexcept
+{
+    return reinterpret_cast<elastic_numa_mempool_family *>(f);
+}
 
 struct manager {
     std::mutex mu;
     std::shared_ptr<const numa_topology> topo;
     std::string synthetic; // empty: the machine
-    std::map<int, std::unique_ptr<node_budget>> budgets;
-    std::vector<std::unique_ptr<node_budget>> retired; // gates may still point at them
-    std::map<std::string, std::unique_ptr<family>, std::less<>> families;
+    std::map<std::string, std::unique_ptr<pool_family>, std::less<>> families;
+    std::map<std::string, std::unique_ptr<mempool_family>, std::less<>> mempool_families;
 };
 
 manager &mgr()
@@ -205,27 +239,26 @@ int fail(int err)
     return -err;
 }
 
-// m.mu held. Makes t the topology; node budgets start afresh (caps removed).
-void install_topology(manager &m, std::shared_ptr<const numa_topology> t)
+template <class T>
+T *fail_null(int err)
 {
-    for (auto &kv : m.budgets)
-        m.retired.push_back(std::move(kv.second));
-    m.budgets.clear();
-    for (const auto &n : t->nodes())
-        m.budgets.emplace(n.id, std::make_unique<node_budget>(n.id));
-    m.topo = std::move(t);
+    rte_errno = err;
+    return nullptr;
 }
 
-// m.mu held. Loads the topology on first use; -errno on failure.
+// m.mu held. Loads the topology on first use, and again from the EAL once it is up (a topology
+// read before rte_eal_init() is hwloc's; families made from it keep it). A synthetic topology
+// stays until elastic_numa_topology_set() changes it. -errno on failure.
 int ensure_topology(manager &m)
 {
-    if (m.topo)
+    const bool eal = m.synthetic.empty() && eal_is_up();
+    if (m.topo && (!eal || m.topo->from() == numa_topology::source::eal))
         return 0;
     int err = 0;
-    auto t = numa_topology::load(m.synthetic.empty() ? nullptr : m.synthetic.c_str(), &err);
+    auto t = numa_topology::load(m.synthetic.empty() ? nullptr : m.synthetic.c_str(), eal, &err);
     if (!t)
-        return err;
-    install_topology(m, std::move(t));
+        return m.topo ? 0 : err; // keep what was there
+    m.topo = std::move(t);
     return 0;
 }
 
@@ -240,25 +273,197 @@ int with_topology(F fn) noexcept
     return fn(*m.topo);
 }
 
-uint64_t node_pinned_locked(manager &m, int node)
+bool is_eal_socket(int node)
 {
-    uint64_t sum = 0;
-    for (const auto &kv : m.families) {
-        for (const family_pool &fp : kv.second->pools) {
-            elastic_pool_stats st;
-            if (fp.node == node && elastic_pool_stats_get(fp.pool, &st) == 0)
-                sum += st.pinned_bytes;
-        }
-    }
-    return sum;
+    const std::vector<int> s = eal_sockets();
+    return std::find(s.begin(), s.end(), node) != s.end();
 }
 
-elastic_pool *pool_or_enoent(const family *f, int node)
+// The socket a family's pool for `node` reserves its memory on. A node the EAL has no memory on
+// (a synthetic topology larger than the machine) gets SOCKET_ID_ANY memory; its budget is still
+// kept on `node` (budget_node_scope around the creation). Without the EAL (hugetlb, heap) the
+// node itself.
+int memory_socket(int node, bool memzones)
 {
-    elastic_pool *p = f->pool_of(node);
-    if (p == nullptr)
-        rte_errno = ENOENT;
-    return p;
+    return memzones && eal_is_up() && !is_eal_socket(node) ? SOCKET_ID_ANY : node;
+}
+
+uint64_t refusals_of(int node)
+{
+    node_budget_figures f;
+    return node_budget_get(node, f) == 0 ? f.refusals : 0;
+}
+
+// The errno of a failed creation of a family member: a base chunk the node cap refused is
+// reported as the cap (ENOBUFS), whatever the face says about it. The refusal count is the
+// node's, so a refusal of another pool at the same moment could be taken for this one's; it
+// only changes which errno a failure reports.
+int creation_errno(int face_errno, int node, uint64_t refusals_before)
+{
+    if (refusals_of(node) != refusals_before)
+        return ENOBUFS;
+    return face_errno != 0 ? face_errno : ENOMEM;
+}
+
+bool bad_prefix(const char *prefix)
+{
+    if (prefix == nullptr || prefix[0] == '\0' || strchr(prefix, '@') != nullptr) {
+        EP_LOG(ERR, "numa family: bad prefix");
+        rte_errno = EINVAL;
+        return true;
+    }
+    if (strnlen(prefix, ELASTIC_NUMA_PREFIXSIZE + 1) > ELASTIC_NUMA_PREFIXSIZE) {
+        EP_LOG(ERR, "numa family: prefix longer than %d characters", ELASTIC_NUMA_PREFIXSIZE);
+        rte_errno = ENAMETOOLONG;
+        return true;
+    }
+    return false;
+}
+
+std::string member_name(const char *prefix, int node)
+{
+    return std::string(prefix) + "@" + std::to_string(node);
+}
+
+// ---- lookups shared by both kinds of family ----
+
+template <class Pool>
+Pool *by_node(const basic_family<Pool> *f, int node)
+{
+    if (f == nullptr)
+        return fail_null<Pool>(EINVAL);
+    Pool *p = f->pool_of(node);
+    return p != nullptr ? p : fail_null<Pool>(ENOENT);
+}
+
+template <class Pool>
+Pool *for_cpu(const basic_family<Pool> *f, unsigned cpu)
+{
+    if (f == nullptr)
+        return fail_null<Pool>(EINVAL);
+    const int node = f->topo->node_of_cpu(cpu);
+    return node < 0 ? fail_null<Pool>(ENOENT) : by_node(f, node);
+}
+
+template <class Pool>
+Pool *here(const basic_family<Pool> *f)
+{
+    if (f == nullptr)
+        return fail_null<Pool>(EINVAL);
+    int node = -1;
+    if (eal_is_up() && rte_lcore_id() != LCORE_ID_ANY) {
+        const unsigned s = rte_socket_id();
+        if (s != unsigned(SOCKET_ID_ANY) && f->pool_of(int(s)) != nullptr)
+            node = int(s);
+    }
+    if (node < 0) {
+        const int cpu = sched_getcpu();
+        if (cpu >= 0)
+            node = f->topo->node_of_cpu(unsigned(cpu));
+    }
+    Pool *p = node >= 0 ? f->pool_of(node) : nullptr;
+    return p != nullptr ? p : f->first(); // unplaceable thread: the first node
+}
+
+template <class Pool>
+Pool *for_port(const basic_family<Pool> *f, uint16_t port_id)
+{
+    if (f == nullptr)
+        return fail_null<Pool>(EINVAL);
+    if (!eal_is_up())
+        return fail_null<Pool>(ENOTSUP);
+    if (!rte_eth_dev_is_valid_port(port_id))
+        return fail_null<Pool>(EINVAL);
+    const int s = rte_eth_dev_socket_id(port_id);
+    if (s < 0) // SOCKET_ID_ANY: the device does not say (virtual devices)
+        return f->first();
+    return by_node(f, s);
+}
+
+template <class Pool>
+Pool *for_pci(const basic_family<Pool> *f, const char *busid)
+{
+    if (f == nullptr || busid == nullptr)
+        return fail_null<Pool>(EINVAL);
+    const int node = f->topo->node_of_pci(busid);
+    if (node == -ENODATA)
+        return f->first();
+    return node < 0 ? fail_null<Pool>(-node) : by_node(f, node);
+}
+
+// ---- the pools of both faces and their nodes (node stats, telemetry) ----
+
+// The budget node a pool's stats report, once struct elastic_pool_stats has it (the ledger
+// fills it); `fallback` until then.
+template <class Stats>
+int stats_node(const Stats &st, int fallback)
+{
+    if constexpr (requires { st.node; })
+        return int(st.node);
+    else
+        return fallback;
+}
+
+// m.mu held. The family node of a pool named `name`, or -1.
+template <class Map>
+int family_node(const Map &families, const std::string &name)
+{
+    const size_t at = name.rfind('@');
+    if (at == std::string::npos)
+        return -1;
+    auto it = families.find(std::string_view(name).substr(0, at));
+    if (it == families.end())
+        return -1;
+    for (const auto &mb : it->second->pools)
+        if (member_name(it->first.c_str(), mb.node) == name)
+            return mb.node;
+    return -1;
+}
+
+struct pool_on_node {
+    int node;
+    numa_node_pool pool;
+};
+
+// m.mu held. Every pool of this process of both faces, with its budget node (-1: unknown until
+// the stats carry it). Mempools are shared by the processes of the group: each lists them all.
+std::vector<pool_on_node> pools_by_node(const manager &m)
+{
+    std::vector<pool_on_node> out;
+    for (const std::string &name : pool_names()) {
+        elastic_pool_stats st{};
+        int socket = SOCKET_ID_ANY;
+        if (!with_pool(name, [&](const var_pool &p) {
+                p.stats(st);
+                socket = p.config().socket_id;
+            }))
+            continue; // freed meanwhile
+        int node = family_node(m.families, name);
+        node = stats_node(st, node >= 0 ? node : socket);
+        out.push_back({node, {name, st.pinned_bytes, false}});
+    }
+    if (!eal_is_up()) // no mempool list without the EAL's shared configuration
+        return out;
+    struct walk_ctx {
+        const manager &m;
+        std::vector<pool_on_node> &out;
+    } ctx{m, out};
+    rte_mempool_walk(
+        [](rte_mempool *mp, void *arg) {
+            auto &c = *static_cast<walk_ctx *>(arg);
+            elastic_pool_stats st{};
+            if (!elastic_mempool_is_elastic(mp) || elastic_mempool_stats_get(mp, &st) != 0)
+                return;
+            try {
+                int node = family_node(c.m.mempool_families, mp->name);
+                node = stats_node(st, node >= 0 ? node : mp->socket_id);
+                c.out.push_back({node, {mp->name, st.pinned_bytes, true}});
+            } catch (...) {
+                // out of memory: the list misses this pool
+            }
+        },
+        &ctx);
+    return out;
 }
 
 } // namespace
@@ -267,27 +472,57 @@ numa_pool_info numa_info_of_pool(const std::string &pool_name) noexcept
 {
     numa_pool_info info;
     try {
-        const size_t at = pool_name.rfind('@');
-        if (at == std::string::npos)
-            return info;
         manager &m = mgr();
-        std::lock_guard lk(m.mu);
-        auto it = m.families.find(std::string_view(pool_name).substr(0, at));
-        if (it == m.families.end())
-            return info;
-        for (const family_pool &fp : it->second->pools) {
-            if (elastic_pool_name(fp.pool) != pool_name)
-                continue;
-            info.family = it->first;
-            info.node = fp.node;
-            info.cap_refusals = fp.gate->refusals.load(std::memory_order_relaxed);
-            info.cap_bytes = fp.gate->budget->cap.load(std::memory_order_relaxed);
-            info.node_pinned_bytes = node_pinned_locked(m, fp.node);
+        {
+            std::lock_guard lk(m.mu);
+            const int node = family_node(m.families, pool_name);
+            if (node < 0)
+                return info;
+            info.family = pool_name.substr(0, pool_name.rfind('@'));
+            info.node = node;
         }
+        node_budget_figures f;
+        if (node_budget_get(info.node, f) == 0) {
+            info.cap_bytes = f.cap_bytes;
+            info.node_pinned_bytes = f.pinned_bytes;
+        }
+        elastic_pool_stats st{};
+        if (with_pool(pool_name, [&](const var_pool &p) { p.stats(st); }))
+            info.cap_refusals = st.nb_cap_hits;
     } catch (...) {
         info = numa_pool_info{};
     }
     return info;
+}
+
+std::vector<numa_node_view> numa_nodes_view()
+{
+    manager &m = mgr();
+    std::lock_guard lk(m.mu);
+    std::vector<numa_node_view> v;
+    if (ensure_topology(m) != 0)
+        return v;
+    const std::vector<pool_on_node> pools = pools_by_node(m);
+    for (const auto &n : m.topo->nodes()) {
+        numa_node_view nv;
+        nv.node = n.id;
+        nv.local_memory = n.memory;
+        node_budget_get(n.id, nv.budget);
+        for (const pool_on_node &p : pools)
+            if (p.node == n.id)
+                nv.pools.push_back(p.pool);
+        v.push_back(std::move(nv));
+    }
+    return v;
+}
+
+const char *numa_topology_source() noexcept
+{
+    manager &m = mgr();
+    std::lock_guard lk(m.mu);
+    if (ensure_topology(m) != 0)
+        return "none";
+    return topology_source_name(m.topo->from());
 }
 
 } // namespace elastic::detail
@@ -300,15 +535,16 @@ int elastic_numa_topology_set(const char *synthetic) noexcept
 {
     manager &m = mgr();
     std::lock_guard lk(m.mu);
-    if (!m.families.empty())
+    if (!m.families.empty() || !m.mempool_families.empty())
         return fail(EBUSY);
     try {
         int err = 0;
-        auto t = numa_topology::load(synthetic, &err); // nothing changes when it fails
+        // Nothing changes when it fails.
+        auto t = numa_topology::load(synthetic, synthetic == nullptr && eal_is_up(), &err);
         if (!t)
             return fail(-err);
         m.synthetic = synthetic != nullptr ? synthetic : "";
-        install_topology(m, std::move(t));
+        m.topo = std::move(t);
         return 0;
     } catch (const std::bad_alloc &) {
         return fail(ENOMEM);
@@ -379,71 +615,58 @@ int elastic_numa_node_of_pci(const char *busid) noexcept
 struct elastic_numa_family *
 elastic_numa_family_create(const char *prefix, const struct elastic_pool_params *tmpl) noexcept
 {
-    if (prefix == nullptr || prefix[0] == '\0' || tmpl == nullptr || strchr(prefix, '@')) {
-        EP_LOG(ERR, "numa family: bad prefix or template");
-        rte_errno = EINVAL;
-        return nullptr;
+    if (tmpl == nullptr) {
+        EP_LOG(ERR, "numa family: no template");
+        return fail_null<elastic_numa_family>(EINVAL);
     }
-    if (strnlen(prefix, ELASTIC_NUMA_PREFIXSIZE + 1) > ELASTIC_NUMA_PREFIXSIZE) {
-        EP_LOG(ERR, "numa family: prefix longer than %d characters", ELASTIC_NUMA_PREFIXSIZE);
-        rte_errno = ENAMETOOLONG;
+    if (bad_prefix(prefix))
         return nullptr;
-    }
     manager &m = mgr();
-    std::unique_ptr<family> f;
+    std::unique_ptr<pool_family> f;
+    auto undo = [&f] {
+        if (f)
+            for (const auto &mb : f->pools)
+                elastic_pool_free(mb.pool);
+    };
     try {
         std::lock_guard lk(m.mu);
-        if (int err = ensure_topology(m); err != 0) {
-            rte_errno = -err;
-            return nullptr;
-        }
-        if (m.families.count(std::string_view(prefix)) != 0) {
-            rte_errno = EEXIST;
-            return nullptr;
-        }
-        f = std::make_unique<family>();
+        if (int err = ensure_topology(m); err != 0)
+            return fail_null<elastic_numa_family>(-err);
+        if (m.families.count(std::string_view(prefix)) != 0)
+            return fail_null<elastic_numa_family>(EEXIST);
+        f = std::make_unique<pool_family>();
         f->prefix = prefix;
         f->topo = m.topo;
         f->pools.reserve(m.topo->nodes().size());
+        const bool memzones = (tmpl->flags & (ELASTIC_POOL_F_PROVIDER_HEAP |
+                                              ELASTIC_POOL_F_PROVIDER_HUGETLB)) == 0;
         int err = 0;
         for (const auto &n : m.topo->nodes()) {
-            char name[ELASTIC_POOL_NAMESIZE + 16];
-            snprintf(name, sizeof(name), "%s@%d", prefix, n.id);
+            const std::string name = member_name(prefix, n.id);
             elastic_pool_params p = *tmpl;
-            p.name = name;
-            p.socket_id = n.id;
-            pool_config cfg;
-            if ((err = pool_config::from_params(p, cfg)) != 0)
-                break;
-            auto gate = std::make_unique<pool_gate>(m.budgets.at(n.id).get());
-            cfg.gate = growth_gate{gate_admit, gate_give_back, gate.get()};
-            elastic_pool *pool = create_registered(cfg);
+            p.name = name.c_str();
+            p.socket_id = memory_socket(n.id, memzones);
+            const uint64_t refused = refusals_of(n.id);
+            budget_node_scope scope(n.id);
+            elastic_pool *pool = elastic_pool_create(&p);
             if (pool == nullptr) {
-                err = rte_errno;
-                // A base chunk the node cap refused is reported as the cap, not as memory.
-                if (gate->refusals.load() != 0)
-                    err = ENOBUFS;
+                err = creation_errno(rte_errno, n.id, refused);
                 break;
             }
-            f->pools.push_back(family_pool{n.id, pool, std::move(gate)});
+            f->pools.push_back({n.id, pool});
         }
         if (err == 0) {
-            family *raw = f.get();
+            pool_family *raw = f.get();
             m.families.emplace(raw->prefix, std::move(f));
             EP_LOG(DEBUG, "numa family %s: %zu pools", prefix, raw->pools.size());
-            return raw->handle();
+            return handle(raw);
         }
-        for (family_pool &fp : f->pools)
-            elastic_pool_free(fp.pool);
-        rte_errno = err;
-        return nullptr;
+        undo();
+        return fail_null<elastic_numa_family>(err);
     } catch (const std::exception &e) {
         EP_LOG(ERR, "numa family %s: %s", prefix, e.what());
-        if (f)
-            for (family_pool &fp : f->pools)
-                elastic_pool_free(fp.pool);
-        rte_errno = ENOMEM;
-        return nullptr;
+        undo();
+        return fail_null<elastic_numa_family>(ENOMEM);
     }
 }
 
@@ -452,159 +675,214 @@ void elastic_numa_family_free(struct elastic_numa_family *fam) noexcept
     if (fam == nullptr)
         return;
     manager &m = mgr();
-    std::unique_ptr<family> owned;
+    std::unique_ptr<pool_family> owned;
     {
         std::lock_guard lk(m.mu);
-        auto it = m.families.find(family::from(fam)->prefix);
-        if (it == m.families.end() || it->second.get() != family::from(fam))
+        auto it = m.families.find(from(fam)->prefix);
+        if (it == m.families.end() || it->second.get() != from(fam))
             return;
         owned = std::move(it->second);
         m.families.erase(it);
     }
     // Outside the manager's lock: freeing waits for a maintenance tick in progress, whose
     // callbacks may call into the manager.
-    for (family_pool &fp : owned->pools)
-        elastic_pool_free(fp.pool);
+    for (const auto &mb : owned->pools)
+        elastic_pool_free(mb.pool);
 }
 
 struct elastic_numa_family *elastic_numa_family_lookup(const char *prefix) noexcept
 {
-    if (prefix == nullptr) {
-        rte_errno = EINVAL;
-        return nullptr;
-    }
+    if (prefix == nullptr)
+        return fail_null<elastic_numa_family>(EINVAL);
     manager &m = mgr();
     std::lock_guard lk(m.mu);
     auto it = m.families.find(std::string_view(prefix));
-    if (it == m.families.end()) {
-        rte_errno = ENOENT;
-        return nullptr;
-    }
-    return it->second->handle();
+    if (it == m.families.end())
+        return fail_null<elastic_numa_family>(ENOENT);
+    return handle(it->second.get());
 }
 
 struct elastic_pool *elastic_numa_pool(const struct elastic_numa_family *fam, int node) noexcept
 {
-    if (fam == nullptr) {
-        rte_errno = EINVAL;
-        return nullptr;
-    }
-    return pool_or_enoent(family::from(fam), node);
+    return by_node(from(fam), node);
 }
 
 struct elastic_pool *elastic_numa_pool_for_cpu(const struct elastic_numa_family *fam,
                                                unsigned cpu) noexcept
 {
-    if (fam == nullptr) {
-        rte_errno = EINVAL;
-        return nullptr;
-    }
-    const family *f = family::from(fam);
-    const int node = f->topo->node_of_cpu(cpu);
-    if (node < 0) {
-        rte_errno = ENOENT;
-        return nullptr;
-    }
-    return pool_or_enoent(f, node);
+    return for_cpu(from(fam), cpu);
 }
 
 struct elastic_pool *elastic_numa_pool_here(const struct elastic_numa_family *fam) noexcept
 {
-    if (fam == nullptr) {
-        rte_errno = EINVAL;
-        return nullptr;
-    }
-    const family *f = family::from(fam);
-    int node = -1;
-    if (eal_is_up() && rte_lcore_id() != LCORE_ID_ANY) {
-        const unsigned s = rte_socket_id();
-        if (s != unsigned(SOCKET_ID_ANY) && f->pool_of(int(s)) != nullptr)
-            node = int(s);
-    }
-    if (node < 0) {
-        const int cpu = sched_getcpu();
-        if (cpu >= 0)
-            node = f->topo->node_of_cpu(unsigned(cpu));
-    }
-    elastic_pool *p = node >= 0 ? f->pool_of(node) : nullptr;
-    return p != nullptr ? p : f->pools.front().pool; // unplaceable thread: the first node
+    return here(from(fam));
 }
 
 struct elastic_pool *elastic_numa_pool_for_port(const struct elastic_numa_family *fam,
                                                 uint16_t port_id) noexcept
 {
-    if (fam == nullptr) {
-        rte_errno = EINVAL;
-        return nullptr;
-    }
-    if (!eal_is_up()) {
-        rte_errno = ENOTSUP;
-        return nullptr;
-    }
-    if (!rte_eth_dev_is_valid_port(port_id)) {
-        rte_errno = EINVAL;
-        return nullptr;
-    }
-    const family *f = family::from(fam);
-    const int s = rte_eth_dev_socket_id(port_id);
-    if (s < 0) // SOCKET_ID_ANY: the device does not say
-        return f->pools.front().pool;
-    return pool_or_enoent(f, s);
+    return for_port(from(fam), port_id);
 }
 
 struct elastic_pool *elastic_numa_pool_for_pci(const struct elastic_numa_family *fam,
                                                const char *busid) noexcept
 {
-    if (fam == nullptr || busid == nullptr) {
-        rte_errno = EINVAL;
+    return for_pci(from(fam), busid);
+}
+
+struct elastic_numa_mempool_family *elastic_numa_mempool_family_create(const char *prefix,
+        unsigned n_max, unsigned cache_size, uint16_t priv_size, uint16_t data_room_size,
+        const struct elastic_mempool_params *params) noexcept
+{
+    if (bad_prefix(prefix))
         return nullptr;
+    if (!eal_is_up()) {
+        EP_LOG(ERR, "numa mempool family %s: the EAL is not initialised", prefix);
+        return fail_null<elastic_numa_mempool_family>(ENOTSUP);
     }
-    const family *f = family::from(fam);
-    const int node = f->topo->node_of_pci(busid);
-    if (node == -ENODATA)
-        return f->pools.front().pool;
-    if (node < 0) {
-        rte_errno = -node;
-        return nullptr;
+    manager &m = mgr();
+    std::unique_ptr<mempool_family> f;
+    auto undo = [&f] {
+        if (f)
+            for (const auto &mb : f->pools)
+                rte_mempool_free(mb.pool);
+    };
+    try {
+        std::lock_guard lk(m.mu);
+        if (int err = ensure_topology(m); err != 0)
+            return fail_null<elastic_numa_mempool_family>(-err);
+        if (m.mempool_families.count(std::string_view(prefix)) != 0)
+            return fail_null<elastic_numa_mempool_family>(EEXIST);
+        f = std::make_unique<mempool_family>();
+        f->prefix = prefix;
+        f->topo = m.topo;
+        f->pools.reserve(m.topo->nodes().size());
+        int err = 0;
+        for (const auto &n : m.topo->nodes()) {
+            const std::string name = member_name(prefix, n.id);
+            const uint64_t refused = refusals_of(n.id);
+            budget_node_scope scope(n.id);
+            rte_mempool *mp = elastic_pktmbuf_pool_create(name.c_str(), n_max, cache_size,
+                    priv_size, data_room_size, memory_socket(n.id, true), params);
+            if (mp == nullptr) {
+                err = creation_errno(rte_errno, n.id, refused);
+                break;
+            }
+            f->pools.push_back({n.id, mp});
+        }
+        if (err == 0) {
+            mempool_family *raw = f.get();
+            m.mempool_families.emplace(raw->prefix, std::move(f));
+            EP_LOG(DEBUG, "numa mempool family %s: %zu pools", prefix, raw->pools.size());
+            return handle(raw);
+        }
+        undo();
+        return fail_null<elastic_numa_mempool_family>(err);
+    } catch (const std::exception &e) {
+        EP_LOG(ERR, "numa mempool family %s: %s", prefix, e.what());
+        undo();
+        return fail_null<elastic_numa_mempool_family>(ENOMEM);
     }
-    return pool_or_enoent(f, node);
+}
+
+void elastic_numa_mempool_family_free(struct elastic_numa_mempool_family *fam) noexcept
+{
+    if (fam == nullptr)
+        return;
+    manager &m = mgr();
+    std::unique_ptr<mempool_family> owned;
+    {
+        std::lock_guard lk(m.mu);
+        auto it = m.mempool_families.find(from(fam)->prefix);
+        if (it == m.mempool_families.end() || it->second.get() != from(fam))
+            return;
+        owned = std::move(it->second);
+        m.mempool_families.erase(it);
+    }
+    for (const auto &mb : owned->pools) // outside the lock, as elastic_numa_family_free
+        rte_mempool_free(mb.pool);
+}
+
+struct elastic_numa_mempool_family *elastic_numa_mempool_family_lookup(const char *prefix) noexcept
+{
+    if (prefix == nullptr)
+        return fail_null<elastic_numa_mempool_family>(EINVAL);
+    manager &m = mgr();
+    std::lock_guard lk(m.mu);
+    auto it = m.mempool_families.find(std::string_view(prefix));
+    if (it == m.mempool_families.end())
+        return fail_null<elastic_numa_mempool_family>(ENOENT);
+    return handle(it->second.get());
+}
+
+struct rte_mempool *elastic_numa_mempool(const struct elastic_numa_mempool_family *fam,
+                                         int node) noexcept
+{
+    return by_node(from(fam), node);
+}
+
+struct rte_mempool *elastic_numa_mempool_for_cpu(const struct elastic_numa_mempool_family *fam,
+                                                 unsigned cpu) noexcept
+{
+    return for_cpu(from(fam), cpu);
+}
+
+struct rte_mempool *elastic_numa_mempool_here(const struct elastic_numa_mempool_family *fam)
+    noexcept
+{
+    return here(from(fam));
+}
+
+struct rte_mempool *elastic_numa_mempool_for_port(const struct elastic_numa_mempool_family *fam,
+                                                  uint16_t port_id) noexcept
+{
+    return for_port(from(fam), port_id);
+}
+
+struct rte_mempool *elastic_numa_mempool_for_pci(const struct elastic_numa_mempool_family *fam,
+                                                 const char *busid) noexcept
+{
+    return for_pci(from(fam), busid);
 }
 
 int elastic_numa_node_cap_set(int node, uint64_t cap_bytes) noexcept
 {
-    manager &m = mgr();
-    std::lock_guard lk(m.mu);
-    if (int err = ensure_topology(m); err != 0)
-        return fail(-err);
-    auto it = m.budgets.find(node);
-    if (it == m.budgets.end())
-        return fail(ENOENT);
-    it->second->cap.store(cap_bytes, std::memory_order_relaxed);
-    return 0;
+    {
+        manager &m = mgr();
+        std::lock_guard lk(m.mu);
+        if (int err = ensure_topology(m); err != 0)
+            return fail(-err);
+        if (m.topo->find(node) == nullptr)
+            return fail(ENOENT);
+    }
+    const int ret = node_budget_cap_set(node, cap_bytes);
+    return ret < 0 ? fail(-ret) : 0;
 }
 
 int elastic_numa_node_stats_get(int node, struct elastic_numa_node_stats *st) noexcept
 {
     if (st == nullptr)
         return fail(EINVAL);
-    manager &m = mgr();
-    std::lock_guard lk(m.mu);
-    if (int err = ensure_topology(m); err != 0)
-        return fail(-err);
-    auto it = m.budgets.find(node);
-    const numa_topology::node *nd = m.topo->find(node);
-    if (it == m.budgets.end() || nd == nullptr)
-        return fail(ENOENT);
-    *st = elastic_numa_node_stats{};
-    st->node = node;
-    for (const auto &kv : m.families)
-        for (const family_pool &fp : kv.second->pools)
-            st->nb_pools += fp.node == node;
-    st->cap_bytes = it->second->cap.load(std::memory_order_relaxed);
-    st->pinned_bytes = node_pinned_locked(m, node);
-    st->cap_refusals = it->second->refusals.load(std::memory_order_relaxed);
-    st->local_memory = nd->memory;
-    return 0;
+    try {
+        for (const numa_node_view &v : numa_nodes_view()) {
+            if (v.node != node)
+                continue;
+            *st = elastic_numa_node_stats{};
+            st->node = node;
+            for (const numa_node_pool &p : v.pools) {
+                st->nb_pools++;
+                st->nb_mempools += p.mempool;
+            }
+            st->cap_bytes = v.budget.cap_bytes;
+            st->pinned_bytes = v.budget.pinned_bytes;
+            st->cap_refusals = v.budget.refusals;
+            st->local_memory = v.local_memory;
+            return 0;
+        }
+    } catch (const std::bad_alloc &) {
+        return fail(ENOMEM);
+    }
+    return fail(ENOENT);
 }
 
 } // extern "C"
