@@ -134,6 +134,7 @@ struct elastic_pool_stats {
 	uint32_t nb_chunks;         /**< chunks held, the base included */
 	uint32_t nb_waiters;        /**< requests queued now */
 	uint32_t last_limit;        /**< enum elastic_pool_limit: what stopped the last refused growth */
+	int32_t node;               /**< NUMA node whose budget the pool's growth is admitted by */
 	size_t base_size;           /**< effective (rounded) base chunk size */
 	size_t chunk_size;          /**< effective (rounded) additional chunk size */
 	size_t wall_size;           /**< the wall */

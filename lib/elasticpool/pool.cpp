@@ -13,6 +13,7 @@
 #include <rte_errno.h>
 #include <rte_memory.h>
 
+#include "budget.hpp"
 #include "clock.hpp"
 #include "log.hpp"
 
@@ -108,50 +109,118 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
     return 0;
 }
 
-var_pool::chunk::chunk(std::unique_ptr<chunk_memory> m, size_t sz, unsigned max_order,
-                       uint64_t now)
+var_pool::chunk::chunk(std::unique_ptr<chunk_memory> m, size_t sz, unsigned max_order)
     : mem(std::move(m)), heap(uint32_t(sz >> page_shift), max_order),
-      base(uintptr_t(mem->addr())), size(sz), last_alloc_ns(now)
+      base(uintptr_t(mem->addr())), size(sz)
 {
 }
 
-var_pool::var_pool(const pool_config &cfg)
-    : cfg_(cfg), sampler_(cfg.sample_ns, cfg.clock(cfg.clock_ctx)),
-      rule_{cfg.idle_ns, cfg.headroom}, demand_(cfg.sample_ns, cfg.clock(cfg.clock_ctx))
+namespace {
+
+ledger_config ledger_config_of(const pool_config &cfg) noexcept
+{
+    ledger_config lc{};
+    lc.wall_units = cfg.wall_size; // units are bytes of chunk
+    lc.wall_bytes = cfg.wall_size;
+    lc.base_bytes = cfg.base_size;
+    lc.chunk_bytes = cfg.chunk_size;
+    lc.margin_bytes = cfg.max_buf_size;
+    lc.low_wm_units = 0;
+    lc.sample_ns = cfg.sample_ns;
+    lc.idle_ns = cfg.idle_ns;
+    lc.headroom = cfg.headroom;
+    const uint64_t grown = (cfg.wall_size - cfg.base_size) / cfg.chunk_size;
+    lc.max_chunks = uint32_t(std::min<uint64_t>(1 + grown, UINT32_MAX));
+    lc.no_shrink = cfg.flags & ELASTIC_POOL_F_NO_SHRINK;
+    lc.adaptive = cfg.flags & ELASTIC_POOL_F_ADAPTIVE;
+    lc.node = node_budget_resolve(cfg.socket_id);
+    return lc;
+}
+
+} // namespace
+
+// What the ledger asks of this face; made for one tick or trim under mu_. Chunks unlinked go to
+// `out`, whose destruction (after mu_ is dropped) gives their memory back.
+class var_pool::face final : public ledger_face {
+public:
+    face(var_pool &p, chunk_list &out, uint64_t now) noexcept : p_(p), out_(out), now_(now) {}
+
+    uint64_t chunk_in_use(uint32_t i) noexcept override { return p_.chunks_[i]->in_use; }
+    uint64_t free_units() noexcept override { return free_bytes(p_.chunks_.size()); }
+    uint64_t free_units_outside_last() noexcept override
+    {
+        return free_bytes(p_.chunks_.size() - 1);
+    }
+    uint64_t in_use_bytes() noexcept override { return p_.in_use_bytes_; }
+    bool has_waiters() noexcept override { return !p_.waiters_.empty(); }
+    bool grow_ahead() noexcept override
+    {
+        return p_.ledger_.below_wall(p_.cfg_.chunk_size) && p_.grow(now_, grow_kind::ahead);
+    }
+    bool unlink_last() noexcept override
+    {
+        if (p_.chunks_.size() < 2)
+            return false;
+        try {
+            out_.push_back(std::move(p_.chunks_.back()));
+        } catch (const std::bad_alloc &) {
+            return false;
+        }
+        p_.chunks_.pop_back();
+        p_.retiring_ = false;
+        return true;
+    }
+    void set_retiring(bool on) noexcept override { p_.retiring_ = on; }
+    bool retiring() noexcept override { return p_.retiring_; }
+
+private:
+    uint64_t free_bytes(size_t n) const noexcept
+    {
+        uint64_t b = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!(p_.retiring_ && i + 1 == p_.chunks_.size()))
+                b += uint64_t(p_.chunks_[i]->heap.free_pages()) << page_shift;
+        return b;
+    }
+
+    var_pool &p_;
+    chunk_list &out_;
+    uint64_t now_;
+};
+
+var_pool::var_pool(const pool_config &cfg, uint64_t t)
+    : cfg_(cfg), recs_(4), ledger_(ledger_config_of(cfg), recs_.data(), t)
 {
 }
 
 std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
 {
     try {
-        std::unique_ptr<var_pool> p(new var_pool(cfg));
+        std::unique_ptr<var_pool> p(new var_pool(cfg, cfg.clock(cfg.clock_ctx)));
         char tag[12];
         snprintf(tag, sizeof(tag), "%u", pool_seq.fetch_add(1, std::memory_order_relaxed));
-        if (cfg.gate && !cfg.gate.admit(cfg.gate.ctx, cfg.base_size)) {
-            EP_LOG(ERR, "pool %s: base chunk of %zu bytes refused by the node cap",
+        if (!p->ledger_.admit_base(cfg.base_size)) {
+            EP_LOG(ERR, "pool %s: base chunk of %zu bytes refused by the node budget",
                    cfg.name.c_str(), cfg.base_size);
             rte_errno = ENOBUFS;
             return nullptr;
         }
+        std::unique_ptr<chunk_memory> mem;
         try {
-            auto mem = reserve_chunk(cfg.provider, cfg.base_size, cfg.socket_id, tag);
-            if (!mem) {
-                EP_LOG(ERR, "pool %s: base chunk of %zu bytes (%s) could not be reserved",
-                       cfg.name.c_str(), cfg.base_size, provider_name(cfg.provider));
-                if (cfg.gate)
-                    cfg.gate.give_back(cfg.gate.ctx, cfg.base_size);
-                rte_errno = ENOMEM;
-                return nullptr;
-            }
-            p->chunks_.push_back(
-                std::make_unique<chunk>(std::move(mem), cfg.base_size, cfg.max_order, p->now()));
-        } catch (...) {
-            if (cfg.gate) // not held by the pool: its destructor will not give it back
-                cfg.gate.give_back(cfg.gate.ctx, cfg.base_size);
-            throw;
+            mem = reserve_chunk(cfg.provider, cfg.base_size, cfg.socket_id, tag);
+            if (mem)
+                p->chunks_.push_back(
+                    std::make_unique<chunk>(std::move(mem), cfg.base_size, cfg.max_order));
+        } catch (const std::bad_alloc &) {
         }
-        p->st_.pinned_bytes = cfg.base_size;
-        p->st_.peak_pinned_bytes = cfg.base_size;
+        if (p->chunks_.empty()) {
+            EP_LOG(ERR, "pool %s: base chunk of %zu bytes (%s) could not be reserved",
+                   cfg.name.c_str(), cfg.base_size, provider_name(cfg.provider));
+            p->ledger_.grow_failed(cfg.base_size, 0);
+            rte_errno = ENOMEM;
+            return nullptr;
+        }
+        p->ledger_.add(cfg.base_size, cfg.base_size, p->now(), grow_kind::base, 0);
         snprintf(p->tag_, sizeof(p->tag_), "%s", tag);
         EP_LOG(DEBUG, "pool %s: base %zu, chunk %zu, wall %zu, max buffer %zu, provider %s",
                cfg.name.c_str(), cfg.base_size, cfg.chunk_size, cfg.wall_size, cfg.max_buf_size,
@@ -165,9 +234,7 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
 
 var_pool::~var_pool()
 {
-    if (cfg_.gate)
-        for (const auto &c : chunks_)
-            cfg_.gate.give_back(cfg_.gate.ctx, c->size);
+    ledger_.give_back_all();
     unsigned reported = 0;
     uint64_t out = 0;
     for (const auto &c : chunks_) {
@@ -200,68 +267,60 @@ int var_pool::order_of(size_t size) const noexcept
 
 void *var_pool::take(unsigned order, uint64_t t) noexcept
 {
-    for (auto &cp : chunks_) {
-        chunk &c = *cp;
+    const size_t usable = chunks_.size() - (retiring_ ? 1 : 0);
+    for (size_t i = 0; i < usable; i++) {
+        chunk &c = *chunks_[i];
         if (!c.heap.can_alloc(order))
             continue;
         int64_t pg = c.heap.alloc(order);
         if (pg < 0)
             continue;
         c.in_use++;
-        c.last_alloc_ns = t;
-        st_.in_use_bytes += page_size << order;
-        st_.peak_in_use_bytes = std::max(st_.peak_in_use_bytes, st_.in_use_bytes);
-        peak_demand_bytes_ = std::max(peak_demand_bytes_, st_.in_use_bytes);
-        st_.nb_allocs++;
-        demand_.observe(st_.in_use_bytes);
+        ledger_.note_alloc(uint32_t(i), t);
+        in_use_bytes_ += page_size << order;
+        nb_allocs_++;
+        ledger_.observe(in_use_bytes_);
         return reinterpret_cast<void *>(c.base + (size_t(pg) << page_shift));
     }
     return nullptr;
 }
 
-bool var_pool::grow(uint64_t t, bool ahead) noexcept
+bool var_pool::grow(uint64_t t, grow_kind kind) noexcept
 {
     const uint64_t t0 = monotonic_ns();
-    char tag[24];
-    snprintf(tag, sizeof(tag), "%s_%u", tag_, grow_seq_++);
-    if (cfg_.gate && !cfg_.gate.admit(cfg_.gate.ctx, cfg_.chunk_size)) {
-        st_.nb_cap_hits++;
-        st_.last_limit = ELASTIC_LIMIT_NODE_CAP;
-        rte_errno = ENOBUFS; // the node cap: like the wall
+    try {
+        if (recs_.size() <= ledger_.chunks()) {
+            recs_.resize(std::max<size_t>(2 * recs_.size(), ledger_.chunks() + 1));
+            ledger_.rebind(recs_.data());
+        }
+    } catch (const std::bad_alloc &) {
+        rte_errno = ENOMEM;
         return false;
     }
+    if (!ledger_.admit(cfg_.chunk_size, cfg_.chunk_size))
+        return false; // rte_errno ENOBUFS: the wall or the node budget
+    char tag[24];
+    snprintf(tag, sizeof(tag), "%s_%u", tag_, grow_seq_++);
     bool ok = false;
     if (auto mem = reserve_chunk(cfg_.provider, cfg_.chunk_size, cfg_.socket_id, tag)) {
         try {
             chunks_.push_back(std::make_unique<chunk>(std::move(mem), cfg_.chunk_size,
-                                                      cfg_.max_order, t));
+                                                      cfg_.max_order));
             ok = true;
         } catch (const std::bad_alloc &) {
         }
     }
-    st_.grow_ns_total += monotonic_ns() - t0;
     if (!ok) {
-        if (cfg_.gate)
-            cfg_.gate.give_back(cfg_.gate.ctx, cfg_.chunk_size);
+        const uint32_t streak = ledger_.grow_failed(cfg_.chunk_size, monotonic_ns() - t0);
         rte_errno = ENOMEM;
-        st_.nb_grow_fail++;
-        st_.last_limit = ELASTIC_LIMIT_PROVIDER;
         // Ticks retry a refused growth for waiters: one line per streak of failures (and one
         // every 1024), not one per tick.
-        if (grow_fail_streak_++ % 1024 == 0)
+        if ((streak - 1) % 1024 == 0)
             EP_LOG(WARNING, "pool %s: growth by %zu bytes failed (%u chunks held, %u in a row)",
-                   cfg_.name.c_str(), cfg_.chunk_size, unsigned(chunks_.size()),
-                   grow_fail_streak_);
+                   cfg_.name.c_str(), cfg_.chunk_size, unsigned(chunks_.size()), streak);
         return false;
     }
-    grow_fail_streak_ = 0;
-    st_.nb_grows++;
-    if (ahead)
-        st_.nb_grows_ahead++;
-    if (cfg_.flags & ELASTIC_POOL_F_ADAPTIVE)
-        adapt_.on_grow(t, cfg_.idle_ns);
-    st_.pinned_bytes += cfg_.chunk_size;
-    st_.peak_pinned_bytes = std::max(st_.peak_pinned_bytes, st_.pinned_bytes);
+    ledger_.add(cfg_.chunk_size, cfg_.chunk_size, t, kind, monotonic_ns() - t0);
     return true;
 }
 
@@ -269,15 +328,18 @@ void *var_pool::take_or_grow(unsigned order, uint64_t t) noexcept
 {
     if (void *p = take(order, t))
         return p;
-    const bool fits_chunk = (page_size << order) <= cfg_.chunk_size;
-    if (!fits_chunk || st_.pinned_bytes + cfg_.chunk_size > cfg_.wall_size) {
-        st_.nb_wall_hits++;
-        st_.last_limit = ELASTIC_LIMIT_WALL;
-        rte_errno = ENOBUFS; // at the wall
+    if (retiring_) { // demand is back: the retiring chunk serves again before any growth
+        retiring_ = false;
+        ledger_.unretired();
+        if (void *p = take(order, t))
+            return p;
+    }
+    if ((page_size << order) > cfg_.chunk_size) {
+        ledger_.refuse_wall(); // no chunk that could be added would hold it
         return nullptr;
     }
-    if (!grow(t, false))
-        return nullptr; // rte_errno: ENOBUFS (node cap) or ENOMEM (provider)
+    if (!grow(t, grow_kind::datapath))
+        return nullptr; // rte_errno: ENOBUFS (wall, node budget) or ENOMEM (provider)
     return take(order, t);
 }
 
@@ -306,7 +368,7 @@ void *var_pool::alloc(size_t size) noexcept
     else
         rte_errno = ENOBUFS; // nobody overtakes a waiter
     if (p == nullptr)
-        st_.nb_alloc_fail++;
+        nb_alloc_fail_++;
     return p;
 }
 
@@ -336,21 +398,20 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
             try {
                 waiters_.push_back(waiter{unsigned(order), cb, arg});
             } catch (const std::bad_alloc &) {
-                st_.nb_alloc_fail++;
+                nb_alloc_fail_++;
                 rte_errno = ENOMEM;
                 return -ENOMEM;
             }
-            st_.nb_queued++;
+            nb_queued_++;
             // Demand includes what waits: at the wall, in use alone would under-report it.
             waiting_bytes_ += page_size << order;
-            peak_demand_bytes_ = std::max(peak_demand_bytes_, st_.in_use_bytes + waiting_bytes_);
+            ledger_.observe(in_use_bytes_, waiting_bytes_);
             return 0;
         }
     }
     cb(handle(), p, arg);
     return 0;
 }
-
 int var_pool::cancel(elastic_buf_cb_t *cb, void *arg) noexcept
 {
     served_list served_now;
@@ -404,7 +465,7 @@ void *var_pool::alloc_timeout(size_t size, uint32_t timeout_ms) noexcept
     lk.unlock();
     if (cancel(sync_waiter_cb, &w) == 0) {
         std::lock_guard g(mu_);
-        st_.nb_alloc_fail++;
+        nb_alloc_fail_++;
         rte_errno = ETIMEDOUT;
         return nullptr;
     }
@@ -429,8 +490,8 @@ void var_pool::serve_waiters(served_list &out, bool may_grow) noexcept
             chunk *c = find(p);
             c->heap.free(uint32_t((uintptr_t(p) - c->base) >> page_shift));
             c->in_use--;
-            st_.in_use_bytes -= page_size << w.order;
-            st_.nb_allocs--;
+            in_use_bytes_ -= page_size << w.order;
+            nb_allocs_--;
             break;
         }
         waiting_bytes_ -= page_size << w.order;
@@ -462,8 +523,8 @@ int var_pool::free(void *buf) noexcept
             return -EINVAL;
         }
         c->in_use--;
-        st_.in_use_bytes -= page_size << order;
-        st_.nb_frees++;
+        in_use_bytes_ -= page_size << order;
+        nb_frees_++;
         if (!waiters_.empty()) {
             try {
                 served_now.reserve(4);
@@ -507,171 +568,55 @@ rte_iova_t var_pool::buf_iova(const void *buf) const noexcept
     return iova;
 }
 
-bool var_pool::patent_allows(uint64_t t) const noexcept
-{
-    std::vector<chunk_activity> act;
-    try {
-        act.reserve(chunks_.size());
-    } catch (const std::bad_alloc &) {
-        return false;
-    }
-    for (const auto &c : chunks_)
-        act.push_back(chunk_activity{c->in_use, c->last_alloc_ns});
-    return rule_.may_release_last(act, t);
-}
-
-bool var_pool::adaptive_allows(uint64_t t) const noexcept
-{
-    // The last chunk must be empty, have served nothing for a sample period (so a chunk grown
-    // ahead of need is not given back at once), and be surplus to the demand of the hold window.
-    const chunk &last = *chunks_.back();
-    if (last.in_use != 0 || t < last.last_alloc_ns || t - last.last_alloc_ns < cfg_.sample_ns)
-        return false;
-    const uint64_t hold = adapt_.hold_ns(cfg_.idle_ns);
-    const uint64_t need = demand_.decayed_peak_within(hold) + demand_.max_rise_within(hold);
-    // Hysteresis: keep the free room that would make the tick grow ahead again at once.
-    return adaptive_state::surplus(st_.pinned_bytes, last.size, need + hysteresis_bytes());
-}
-
-std::unique_ptr<var_pool::chunk> var_pool::release_one(uint64_t t) noexcept
-{
-    if (chunks_.size() < 2 || !waiters_.empty() || (cfg_.flags & ELASTIC_POOL_F_NO_SHRINK))
-        return nullptr;
-    const bool adaptive = cfg_.flags & ELASTIC_POOL_F_ADAPTIVE;
-    if (!(adaptive ? adaptive_allows(t) : patent_allows(t)))
-        return nullptr;
-    std::unique_ptr<chunk> c = std::move(chunks_.back());
-    chunks_.pop_back();
-    st_.nb_shrinks++;
-    st_.pinned_bytes -= c->size;
-    if (cfg_.gate)
-        cfg_.gate.give_back(cfg_.gate.ctx, c->size);
-    if (adaptive)
-        adapt_.on_release(t);
-    return c;
-}
-
-// Margins in bytes of the adaptive rule, from the largest request rather than from the chunk
-// size alone, so that they stay right when chunks are large.
-uint64_t var_pool::hysteresis_bytes() const noexcept
-{
-    return std::min<uint64_t>(cfg_.chunk_size / 2, 4 * uint64_t(cfg_.max_buf_size));
-}
-
-uint64_t var_pool::rise_floor_bytes() const noexcept
-{
-    return std::min<uint64_t>(cfg_.chunk_size / 3, 2 * uint64_t(cfg_.max_buf_size));
-}
-
-void var_pool::grow_ahead(uint64_t t) noexcept
-{
-    const uint64_t in_use = st_.in_use_bytes;
-    const uint64_t rise = in_use > adapt_.last_tick_in_use ? in_use - adapt_.last_tick_in_use : 0;
-    adapt_.last_tick_in_use = in_use;
-    demand_.observe_rise(rise);
-    // Only while demand climbs: it rose since the last tick. (Not "at its peak": buffers freed
-    // between ticks keep in use a little under the running peak even on a steep ramp.)
-    if (!waiters_.empty() || rise == 0)
-        return;
-    const uint64_t expect = std::max({rise, demand_.max_rise_within(cfg_.idle_ns) / 2,
-                                      rise_floor_bytes()});
-    while (st_.pinned_bytes + cfg_.chunk_size <= cfg_.wall_size &&
-           adaptive_state::short_of(st_.pinned_bytes, in_use, expect))
-        if (!grow(t, true))
-            break;
-}
-
 int var_pool::maintain() noexcept
 {
     served_list served_now;
-    std::unique_ptr<chunk> released;
-    std::vector<std::unique_ptr<chunk>> surplus;
+    chunk_list released; // destroyed last: the chunks' memory goes back outside the lock
+    int n;
     {
         std::lock_guard lk(mu_);
         const uint64_t t = now();
-        const bool due = sampler_.due(t);
         // Waiters below the wall wait for a growth the provider refused: retry it.
         if (!waiters_.empty())
             serve_waiters(served_now, true);
-        demand_.roll(t, st_.in_use_bytes);
-        const bool adaptive = cfg_.flags & ELASTIC_POOL_F_ADAPTIVE;
-        if (adaptive)
-            grow_ahead(t);
-        if (due) {
-            st_.nb_samples++;
-            if (adaptive) {
-                // Every surplus chunk goes at once; their memory is given back below.
-                adapt_.settle(t, cfg_.idle_ns);
-                while (auto c = release_one(t)) {
-                    try {
-                        surplus.push_back(std::move(c));
-                    } catch (const std::bad_alloc &) {
-                        break;
-                    }
-                }
-            } else {
-                released = release_one(t);
-            }
-        }
+        face f(*this, released, t);
+        n = ledger_.tick(t, f);
     }
     run_callbacks(handle(), served_now);
-    // The chunks' memory goes back here, outside the lock.
-    return released ? 1 : int(surplus.size());
+    return n;
 }
 
 int var_pool::trim() noexcept
 {
-    std::vector<std::unique_ptr<chunk>> released;
+    chunk_list released;
+    int n;
     {
         std::lock_guard lk(mu_);
         const uint64_t t = now();
-        demand_.roll(t, st_.in_use_bytes);
-        while (auto c = release_one(t)) {
-            try {
-                released.push_back(std::move(c));
-            } catch (const std::bad_alloc &) {
-                break; // c is destroyed here, under the lock: rare and still correct
-            }
-        }
+        face f(*this, released, t);
+        n = ledger_.trim(t, f);
     }
-    return int(released.size());
+    return n;
 }
 
 void var_pool::stats(elastic_pool_stats &st) const noexcept
 {
     std::lock_guard lk(mu_);
-    st = st_;
-    st.nb_chunks = uint32_t(chunks_.size());
+    st = elastic_pool_stats{};
+    ledger_.fill_stats(st);
+    st.in_use_bytes = in_use_bytes_;
+    st.nb_allocs = nb_allocs_;
+    st.nb_frees = nb_frees_;
+    st.nb_alloc_fail = nb_alloc_fail_;
+    st.nb_queued = nb_queued_;
     st.nb_waiters = uint32_t(waiters_.size());
-    st.base_size = cfg_.base_size;
-    st.chunk_size = cfg_.chunk_size;
-    st.wall_size = cfg_.wall_size;
     st.max_buf_size = cfg_.max_buf_size;
 }
 
 void var_pool::sizing(elastic_pool_sizing &sz) const noexcept
 {
     std::lock_guard lk(mu_);
-    constexpr uint64_t huge = uint64_t(2) << 20;
-    auto round_up = [](uint64_t v, uint64_t to) { return (v + to - 1) / to * to; };
-    sz = elastic_pool_sizing{};
-    sz.peak_in_use_bytes = st_.peak_in_use_bytes;
-    sz.peak_demand_bytes = peak_demand_bytes_;
-    sz.window_peak_bytes = demand_.peak_within(cfg_.idle_ns);
-    sz.floor_demand_bytes = demand_.floor_demand();
-    sz.epochs = uint32_t(demand_.closed_epochs());
-    // Base: the demand that was always there; wall: the peak demand (queued requests included)
-    // with a quarter of margin, in whole chunks above the base.
-    sz.recommended_base = std::max<uint64_t>(round_up(sz.floor_demand_bytes, huge), huge);
-    const uint64_t want = peak_demand_bytes_ + peak_demand_bytes_ / 4;
-    sz.recommended_wall = want <= sz.recommended_base
-                              ? sz.recommended_base
-                              : sz.recommended_base +
-                                    round_up(want - sz.recommended_base, cfg_.chunk_size);
-    // A static deployment pins the wall for its whole life.
-    sz.static_bytes = round_up(sz.recommended_wall, huge);
-    sz.hugepages_2m = uint32_t(sz.static_bytes / huge);
-    sz.socket_mem_mb = uint32_t(round_up(sz.static_bytes, uint64_t(1) << 20) >> 20);
+    ledger_.sizing(sz);
 }
 
 } // namespace elastic::detail

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The variable-size pool: chunk list + wall + FIFO waiters + release policy + stats
-// (patent FIG. 4: BudCtl_t is `var_pool`, Buddy_t is `var_pool::chunk`).
+// The variable-size face: a buddy heap in every chunk, FIFO waiters at the wall. The chunks'
+// accounting and every policy decision (wall, node budget, release rule, samples, growth ahead,
+// stats, sizing) are the chunk ledger's (ledger.hpp); this class carves the chunks' memory,
+// serves and queues requests, and tells the ledger what is home.
 //
 // One mutex per pool guards everything; the fast path is lock, scan the chunks in order of
 // addition for one whose buddy heap has a free block of the class, split, stamp the chunk's
-// last-allocation time, unlock. Callbacks of served waiters run after the lock is dropped, in
-// FIFO order. Chunk memory is given back after the lock is dropped too.
+// last-allocation time in the ledger, unlock. Callbacks of served waiters run after the lock is
+// dropped, in FIFO order. Chunk memory is given back after the lock is dropped too.
 #pragma once
 
 #include <cstddef>
@@ -16,11 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "adaptive.hpp"
 #include "buddy.hpp"
 #include "elasticpool.h"
 #include "gate.hpp"
-#include "policy.hpp"
+#include "ledger.hpp"
 #include "provider.hpp"
 
 namespace elastic::detail {
@@ -37,7 +38,7 @@ struct pool_config {
     provider_kind provider;
     elastic_clock_fn *clock;
     void *clock_ctx;
-    growth_gate gate{}; // a budget growth must be admitted by (node cap); empty: none
+    growth_gate gate{}; // unused: node budgets are the ledger's (budget.hpp); goes with gate.hpp
 
     // Fills `out` from the C params; returns 0 or a positive errno (message logged).
     static int from_params(const elastic_pool_params &p, pool_config &out);
@@ -91,8 +92,7 @@ private:
         uintptr_t base;         // address of page 0
         size_t size;            // nominal chunk size (base_size or chunk_size)
         uint64_t in_use = 0;    // buffers out
-        uint64_t last_alloc_ns; // clock time of the last allocation (creation at first)
-        chunk(std::unique_ptr<chunk_memory> m, size_t sz, unsigned max_order, uint64_t now);
+        chunk(std::unique_ptr<chunk_memory> m, size_t sz, unsigned max_order);
     };
     struct waiter {
         unsigned order;
@@ -105,41 +105,35 @@ private:
         void *buf;
     };
     using served_list = std::vector<served>;
+    using chunk_list = std::vector<std::unique_ptr<chunk>>;
+    class face; // the ledger_face of this pool (pool.cpp)
 
-    explicit var_pool(const pool_config &cfg);
+    explicit var_pool(const pool_config &cfg, uint64_t now);
 
     uint64_t now() const noexcept { return cfg_.clock(cfg_.clock_ctx); }
     int order_of(size_t size) const noexcept; // -1 when 0 or too large
     // All of the following run with mu_ held.
     void *take(unsigned order, uint64_t now) noexcept;    // from existing chunks, first fit
     void *take_or_grow(unsigned order, uint64_t now) noexcept; // rte_errno on failure
-    bool grow(uint64_t now, bool ahead) noexcept;
+    bool grow(uint64_t now, grow_kind kind) noexcept;
     chunk *find(const void *p) const noexcept;
     // Serve the queue head first while memory is there (growing only when may_grow).
     void serve_waiters(served_list &out, bool may_grow) noexcept;
-    std::unique_ptr<chunk> release_one(uint64_t now) noexcept; // by the configured rule
-    bool patent_allows(uint64_t now) const noexcept;
-    bool adaptive_allows(uint64_t now) const noexcept;
-    void grow_ahead(uint64_t now) noexcept;
-    uint64_t hysteresis_bytes() const noexcept;
-    uint64_t rise_floor_bytes() const noexcept;
 
     static void run_callbacks(elastic_pool *h, const served_list &s) noexcept;
 
     pool_config cfg_;
     mutable std::mutex mu_;
-    std::vector<std::unique_ptr<chunk>> chunks_; // order of addition, base first
+    chunk_list chunks_;              // order of addition, base first (the ledger's order)
+    std::vector<chunk_rec> recs_;    // the ledger's records (grown before each growth)
+    ledger ledger_;
     std::deque<waiter> waiters_;
-    sampler sampler_;
-    release_rule rule_;
-    demand_history demand_;
-    adaptive_state adapt_;
+    bool retiring_ = false;          // the last chunk hands nothing out (it drains home)
     uint32_t grow_seq_ = 0;
-    uint32_t grow_fail_streak_ = 0;
     uint64_t waiting_bytes_ = 0;     // class bytes of the queued requests
-    uint64_t peak_demand_bytes_ = 0; // highest in use + waiting seen // refused growths since the last one that worked
+    uint64_t in_use_bytes_ = 0;
+    uint64_t nb_allocs_ = 0, nb_frees_ = 0, nb_alloc_fail_ = 0, nb_queued_ = 0;
     char tag_[12] = "";        // makes memzone names unique
-    elastic_pool_stats st_{};
 };
 
 } // namespace elastic::detail

@@ -13,7 +13,8 @@ size_t var_pool::chunk_infos(chunk_info *out, size_t n, uint64_t *now_ns) const 
         out[i].size = c.size;
         out[i].free_bytes = size_t(c.heap.free_pages()) << page_shift;
         out[i].in_use = c.in_use;
-        out[i].idle_ns = t >= c.last_alloc_ns ? t - c.last_alloc_ns : 0;
+        const uint64_t last = ledger_.rec(uint32_t(i)).last_alloc_ns;
+        out[i].idle_ns = t >= last ? t - last : 0;
     }
     if (now_ns != nullptr)
         *now_ns = t;
