@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Families of pools, one per NUMA node, on this machine and on hwloc synthetic topologies of 2
 // and 4 nodes (heap provider): every buffer comes from its node's pool, pools are found by node,
-// cpu and calling thread, and node caps hold per node.
+// cpu and calling thread, and node caps hold per node for every pool on it (in a family or not).
+// The node-budget counters live as long as the process: checks of refusals are differences.
 
 #include <cerrno>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <numa.h>
 #include <sched.h>
 
 #include <elastic_numa.h>
@@ -243,6 +245,7 @@ TEST_P(NumaCap, CapHoldsPerNodeAcrossFamilies)
     const std::vector<int> nodes = all_nodes();
     ASSERT_GE(nodes.size(), 2u);
     const int capped = nodes[0];
+    const uint64_t refusals_before = node_stats(capped).cap_refusals;
     // Two families: two bases (128 KiB) on every node; the cap leaves room for one chunk.
     ASSERT_EQ(elastic_numa_node_cap_set(capped, 192 * KiB), 0);
     const elastic_pool_params t = family_template();
@@ -269,7 +272,7 @@ TEST_P(NumaCap, CapHoldsPerNodeAcrossFamilies)
     elastic_numa_node_stats st = node_stats(capped);
     EXPECT_EQ(st.pinned_bytes, 192 * KiB);
     EXPECT_LE(st.pinned_bytes, st.cap_bytes);
-    EXPECT_EQ(st.cap_refusals, 2u);
+    EXPECT_EQ(st.cap_refusals - refusals_before, 2u);
     elastic_pool_stats b0_st;
     ASSERT_EQ(elastic_pool_stats_get(b0, &b0_st), 0);
     EXPECT_EQ(b0_st.last_limit, uint32_t(ELASTIC_LIMIT_NODE_CAP)) << "the pool says which limit";
@@ -280,6 +283,7 @@ TEST_P(NumaCap, CapHoldsPerNodeAcrossFamilies)
 
     // Every other node is uncapped: its pools grow to their walls.
     for (size_t i = 1; i < nodes.size(); i++) {
+        const uint64_t other_refusals = node_stats(nodes[i]).cap_refusals;
         elastic_pool *p = elastic_numa_pool(b.get(), nodes[i]);
         std::vector<void *> got;
         for (int k = 0; k < 4; k++) {
@@ -287,7 +291,7 @@ TEST_P(NumaCap, CapHoldsPerNodeAcrossFamilies)
             ASSERT_NE(got.back(), nullptr) << "node " << nodes[i];
         }
         EXPECT_EQ(node_stats(nodes[i]).pinned_bytes, 256 * KiB + 64 * KiB);
-        EXPECT_EQ(node_stats(nodes[i]).cap_refusals, 0u);
+        EXPECT_EQ(node_stats(nodes[i]).cap_refusals, other_refusals);
         for (void *x : got)
             elastic_buf_free(p, x);
     }
@@ -312,6 +316,99 @@ TEST_P(NumaCap, CapHoldsPerNodeAcrossFamilies)
         b_bufs.push_back(served);
     for (void *x : b_bufs)
         EXPECT_EQ(elastic_buf_free(b0, x), 0);
+}
+
+// The cap counts every pool on the node, not only the manager's: a pool made on its own with
+// socket_id = the node shares the budget with the family's pool there.
+TEST_P(NumaCap, CapCountsEveryPoolOnTheNode)
+{
+    const std::vector<int> nodes = all_nodes();
+    ASSERT_GE(nodes.size(), 2u);
+    const int node = nodes[1]; // not the first: placement must not default to it
+    const uint64_t refusals_before = node_stats(node).cap_refusals;
+    ASSERT_EQ(elastic_numa_node_cap_set(node, 128 * KiB), 0);
+    elastic_pool_params p = family_template();
+    const std::string loner_name = unique_name("loner");
+    p.name = loner_name.c_str();
+    p.socket_id = node;
+    pool_ptr loner(elastic_pool_create(&p));
+    ASSERT_NE(loner, nullptr) << rte_strerror(rte_errno);
+    const elastic_pool_params t = family_template();
+    family_ptr fam(elastic_numa_family_create("every", &t));
+    ASSERT_NE(fam, nullptr) << rte_strerror(rte_errno);
+    elastic_pool *member = elastic_numa_pool(fam.get(), node);
+    ASSERT_NE(member, nullptr);
+
+    elastic_numa_node_stats st = node_stats(node);
+    EXPECT_EQ(st.pinned_bytes, 128 * KiB) << "the loner's base and the member's base";
+    EXPECT_EQ(st.nb_pools, 2u);
+    EXPECT_EQ(st.nb_mempools, 0u);
+    elastic_pool_stats ps;
+    ASSERT_EQ(elastic_pool_stats_get(loner.get(), &ps), 0);
+    EXPECT_EQ(ps.node, node);
+    ASSERT_EQ(elastic_pool_stats_get(member, &ps), 0);
+    EXPECT_EQ(ps.node, node);
+
+    // Both bases are in use; neither pool may grow now, whichever asks.
+    void *m0 = elastic_buf_alloc(member, 64 * KiB);
+    void *l0 = elastic_buf_alloc(loner.get(), 64 * KiB);
+    ASSERT_NE(m0, nullptr);
+    ASSERT_NE(l0, nullptr);
+    EXPECT_EQ(elastic_buf_alloc(member, 64 * KiB), nullptr);
+    EXPECT_EQ(rte_errno, ENOBUFS);
+    EXPECT_EQ(elastic_buf_alloc(loner.get(), 64 * KiB), nullptr);
+    EXPECT_EQ(rte_errno, ENOBUFS);
+    ASSERT_EQ(elastic_pool_stats_get(loner.get(), &ps), 0);
+    EXPECT_EQ(ps.last_limit, uint32_t(ELASTIC_LIMIT_NODE_CAP));
+    EXPECT_EQ(node_stats(node).cap_refusals - refusals_before, 2u);
+    EXPECT_EQ(node_stats(node).pinned_bytes, 128 * KiB);
+
+    // The loner goes: its base comes back to the node, and the member may grow into it.
+    EXPECT_EQ(elastic_buf_free(loner.get(), l0), 0);
+    loner.reset();
+    EXPECT_EQ(node_stats(node).pinned_bytes, 64 * KiB);
+    EXPECT_EQ(node_stats(node).nb_pools, 1u);
+    void *m1 = elastic_buf_alloc(member, 64 * KiB);
+    EXPECT_NE(m1, nullptr) << rte_strerror(rte_errno);
+    EXPECT_EQ(node_stats(node).pinned_bytes, 128 * KiB);
+    EXPECT_EQ(elastic_buf_free(member, m0), 0);
+    if (m1 != nullptr) {
+        EXPECT_EQ(elastic_buf_free(member, m1), 0);
+    }
+    fam.reset();
+    EXPECT_EQ(node_stats(node).pinned_bytes, 0u);
+}
+
+// A pool with SOCKET_ID_ANY is kept on the node of the cpu that created it (no EAL here: the
+// kernel's node of that cpu, from libnuma).
+TEST(NumaBudgetNode, AnySocketPoolIsOnItsCreatorsNode)
+{
+    ASSERT_EQ(elastic_numa_topology_set(nullptr), 0);
+    const int cpu = sched_getcpu();
+    ASSERT_GE(cpu, 0);
+    int expect = 0;
+    if (numa_available() >= 0 && numa_node_of_cpu(cpu) >= 0)
+        expect = numa_node_of_cpu(cpu);
+    std::thread th([&] {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+        const uint64_t before = node_stats(expect).pinned_bytes;
+        elastic_pool_params p = family_template();
+        const std::string name = unique_name("anysock");
+        p.name = name.c_str();
+        p.socket_id = SOCKET_ID_ANY;
+        pool_ptr pool(elastic_pool_create(&p));
+        ASSERT_NE(pool, nullptr);
+        elastic_pool_stats ps;
+        ASSERT_EQ(elastic_pool_stats_get(pool.get(), &ps), 0);
+        EXPECT_EQ(ps.node, expect) << "cpu " << cpu;
+        EXPECT_EQ(node_stats(expect).pinned_bytes - before, 64 * KiB);
+        pool.reset();
+        EXPECT_EQ(node_stats(expect).pinned_bytes, before);
+    });
+    th.join();
 }
 
 TEST_P(NumaCap, BaseBeyondTheCapFailsTheFamily)
