@@ -95,5 +95,5 @@ int main(int argc, char **argv)
     ::testing::InitGoogleTest(&argc, argv);
     ::testing::AddGlobalTestEnvironment(
         new elastic::test::eal_env("numa_eal", {"--vdev=net_null0"}));
-    return RUN_ALL_TESTS();
+    return elastic::test::exit_status(RUN_ALL_TESTS());
 }
