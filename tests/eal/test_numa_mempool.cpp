@@ -20,12 +20,19 @@
 #include <elastic_numa.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <string>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
 using namespace elastic::test;
+
+eal_env *the_env = nullptr;
 
 struct mfamily_deleter {
     void operator()(elastic_numa_mempool_family *f) const noexcept
@@ -332,12 +339,96 @@ INSTANTIATE_TEST_SUITE_P(Topologies, NumaMempoolSynthetic,
         return std::string("synthetic") + std::to_string(i.index);
     });
 
+// ---- budgets shared with a secondary process ----
+
+elastic_pool_params pool_64k(const char *name, int node)
+{
+    elastic_pool_params p;
+    elastic_pool_params_init(&p);
+    p.name = name;
+    p.socket_id = node;
+    p.base_size = 64 * 1024;
+    p.wall_size = 64 * 1024;
+    p.flags = ELASTIC_POOL_F_MANUAL_TICK | ELASTIC_POOL_F_PROVIDER_MEMZONE;
+    return p;
+}
+
+// The secondary: same binary. It sees the primary's cap and pinned bytes on the node, and its
+// own pools are admitted against them: one base of 64 KiB fits, a second does not. Exit status =
+// failures (bits).
+int secondary_main(const char *prefix)
+{
+    const std::string pfx = std::string("--file-prefix=") + prefix;
+    const char *argv[] = {"secondary", "--no-pci", "--proc-type=secondary", pfx.c_str(),
+                          "-l", "0", "--log-level=lib.eal:error"};
+    if (rte_eal_init(static_cast<int>(RTE_DIM(argv)), const_cast<char **>(argv)) < 0)
+        return 64;
+    const int node = std::atoi(std::getenv("ELASTIC_NUMA_NODE"));
+    const uint64_t cap = std::strtoull(std::getenv("ELASTIC_NUMA_CAP"), nullptr, 10);
+    int fails = 0;
+    elastic_numa_node_stats st{};
+    if (elastic_numa_node_stats_get(node, &st) != 0 || st.cap_bytes != cap ||
+        st.pinned_bytes + 64 * 1024 != cap)
+        fails |= 1;
+    const elastic_pool_params p1 = pool_64k("nsec-1", node);
+    elastic_pool *one = elastic_pool_create(&p1);
+    if (one == nullptr)
+        fails |= 2;
+    const elastic_pool_params p2 = pool_64k("nsec-2", node);
+    elastic_pool *two = elastic_pool_create(&p2);
+    if (two != nullptr || rte_errno != ENOBUFS)
+        fails |= 4;
+    elastic_pool_free(two);
+    elastic_pool_free(one);
+    rte_eal_cleanup();
+    return fails;
+}
+
+TEST(NumaMempoolEal, BudgetsAreSharedWithASecondaryProcess)
+{
+    if (no_huge())
+        GTEST_SKIP() << "secondary processes need shared hugepage files (not with --no-huge)";
+    ASSERT_EQ(elastic_numa_topology_set(nullptr), 0);
+    mfamily_ptr fam = make_family("mfx"); // something of both faces pinned on the node
+    ASSERT_NE(fam, nullptr) << rte_strerror(rte_errno);
+    const int node = all_nodes()[0];
+    const elastic_numa_node_stats before = node_stats(node);
+    const uint64_t cap = before.pinned_bytes + 64 * 1024;
+    ASSERT_EQ(elastic_numa_node_cap_set(node, cap), 0);
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        setenv("ELASTIC_NUMA_SECONDARY", the_env->prefix().c_str(), 1);
+        setenv("ELASTIC_NUMA_NODE", std::to_string(node).c_str(), 1);
+        setenv("ELASTIC_NUMA_CAP", std::to_string(cap).c_str(), 1);
+        execl("/proc/self/exe", "test_numa_mempool", nullptr);
+        _exit(65);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: figures not seen, 2: first base refused, "
+                                         "4: second base admitted";
+    const elastic_numa_node_stats after = node_stats(node);
+    EXPECT_EQ(after.cap_refusals - before.cap_refusals, 1u) << "the secondary's refusal";
+    EXPECT_EQ(after.pinned_bytes, before.pinned_bytes) << "the secondary gave its base back";
+    // What the secondary gave back the primary may take.
+    const elastic_pool_params p = pool_64k("nprim", node);
+    elastic_pool *mine = elastic_pool_create(&p);
+    EXPECT_NE(mine, nullptr) << rte_strerror(rte_errno);
+    elastic_pool_free(mine);
+    EXPECT_EQ(elastic_numa_node_cap_set(node, 0), 0);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
+    if (const char *prefix = std::getenv("ELASTIC_NUMA_SECONDARY"))
+        return secondary_main(prefix);
     ::testing::InitGoogleTest(&argc, argv);
-    ::testing::AddGlobalTestEnvironment(
-        new elastic::test::eal_env("numa_mempool", {"--vdev=net_null0"}));
+    the_env = new eal_env("numa_mempool", {"--vdev=net_null0"});
+    ::testing::AddGlobalTestEnvironment(the_env);
     return elastic::test::exit_status(RUN_ALL_TESTS());
 }
