@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The "elastic" rte_mempool ops and the explicit C API (elastic_mempool.h). Each callback is
-// short; the store, growth and release live in emp_pool.cpp.
+// The explicit C API of elastic_mempool.h and the ops callbacks the driver's table points at
+// (drivers/mempool/elastic/rte_mempool_elastic.c). Each call is short; the store, growth and
+// release live in mempool_face.cpp.
 #include "elastic_mempool.h"
 
 #include <algorithm>
@@ -14,7 +15,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_pool_ops.h>
 
-#include "emp_pool.hpp"
+#include "mempool_face.hpp"
 
 using namespace elastic::detail::emp;
 
@@ -46,63 +47,25 @@ void register_event_once() noexcept
         event_registered = false;
 }
 
-int ops_alloc(rte_mempool *mp)
+// Explicit creation attaches the ops by name: without the driver loaded, rte_mempool would
+// only say EINVAL, so say what is missing instead.
+bool ops_registered() noexcept
 {
-    register_event_once();
-    return state_alloc(mp);
+    for (uint32_t i = 0; i < rte_mempool_ops_table.num_ops; i++)
+        if (strcmp(rte_mempool_ops_table.ops[i].name, ELASTIC_MEMPOOL_OPS_NAME) == 0)
+            return true;
+    return false;
 }
 
-void ops_free(rte_mempool *mp)
+int check_ops() noexcept
 {
-    state_free(mp);
+    if (ops_registered())
+        return 0;
+    RTE_LOG(ERR, MEMPOOL, "elastic: the \"" ELASTIC_MEMPOOL_OPS_NAME "\" mempool ops are not "
+            "registered: load librte_mempool_elastic.so (EAL -d, LD_PRELOAD, or link it, "
+            "pkg-config libelasticpool-mempool)\n");
+    return -ENOTSUP;
 }
-
-int ops_enqueue(rte_mempool *mp, void *const *obj_table, unsigned n)
-{
-    return store_enqueue(state_of(mp), obj_table, n);
-}
-
-int ops_dequeue(rte_mempool *mp, void **obj_table, unsigned n)
-{
-    return store_dequeue(state_of(mp), obj_table, n);
-}
-
-unsigned ops_get_count(const rte_mempool *mp)
-{
-    const pool_state *s = state_of(mp);
-    return s != nullptr ? store_count(s) : 0;
-}
-
-ssize_t ops_calc_mem_size(const rte_mempool *mp, uint32_t obj_num, uint32_t pg_shift,
-                          size_t *min_chunk_size, size_t *align)
-{
-    return calc_mem_size(mp, obj_num, pg_shift, min_chunk_size, align);
-}
-
-int ops_populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, size_t len,
-                 rte_mempool_populate_obj_cb_t *obj_cb, void *obj_cb_arg)
-{
-    return populate(mp, max_objs, vaddr, iova, len, obj_cb, obj_cb_arg);
-}
-
-int ops_get_info(const rte_mempool *, rte_mempool_info *info)
-{
-    info->contig_block_size = 0;
-    return 0;
-}
-
-rte_mempool_ops ops_elastic = {
-    .name = ELASTIC_MEMPOOL_OPS_NAME,
-    .alloc = ops_alloc,
-    .free = ops_free,
-    .enqueue = ops_enqueue,
-    .dequeue = ops_dequeue,
-    .get_count = ops_get_count,
-    .calc_mem_size = ops_calc_mem_size,
-    .populate = ops_populate,
-    .get_info = ops_get_info,
-    .dequeue_contig_blocks = nullptr,
-};
 
 int check_params(const elastic_mempool_params &p, unsigned n_max) noexcept
 {
@@ -193,9 +156,58 @@ int on_elastic(rte_mempool *mp, F f) noexcept
 
 } // namespace
 
-RTE_MEMPOOL_REGISTER_OPS(ops_elastic);
-
 extern "C" {
+
+// ---- the ops callbacks (the driver's rte_mempool_ops table) ----
+
+int elastic_mempool_op_alloc(struct rte_mempool *mp) noexcept
+{
+    register_event_once();
+    return state_alloc(mp);
+}
+
+void elastic_mempool_op_free(struct rte_mempool *mp) noexcept
+{
+    state_free(mp);
+}
+
+int elastic_mempool_op_enqueue(struct rte_mempool *mp, void *const *obj_table,
+                               unsigned n) noexcept
+{
+    return store_enqueue(state_of(mp), obj_table, n);
+}
+
+int elastic_mempool_op_dequeue(struct rte_mempool *mp, void **obj_table, unsigned n) noexcept
+{
+    return store_dequeue(state_of(mp), obj_table, n);
+}
+
+unsigned elastic_mempool_op_get_count(const struct rte_mempool *mp) noexcept
+{
+    const pool_state *s = state_of(mp);
+    return s != nullptr ? store_count(s) : 0;
+}
+
+ssize_t elastic_mempool_op_calc_mem_size(const struct rte_mempool *mp, uint32_t obj_num,
+        uint32_t pg_shift, size_t *min_chunk_size, size_t *align) noexcept
+{
+    return calc_mem_size(mp, obj_num, pg_shift, min_chunk_size, align);
+}
+
+int elastic_mempool_op_populate(struct rte_mempool *mp, unsigned max_objs, void *vaddr,
+        rte_iova_t iova, size_t len, rte_mempool_populate_obj_cb_t *obj_cb,
+        void *obj_cb_arg) noexcept
+{
+    return populate(mp, max_objs, vaddr, iova, len, obj_cb, obj_cb_arg);
+}
+
+int elastic_mempool_op_get_info(const struct rte_mempool *, struct rte_mempool_info *info) noexcept
+{
+    info->contig_block_size = 0;
+    return 0;
+}
+
+// ---- the explicit API ----
 
 void elastic_mempool_params_init(struct elastic_mempool_params *p) noexcept
 {
@@ -218,7 +230,9 @@ struct rte_mempool *elastic_pktmbuf_pool_create(const char *name, unsigned n_max
 {
     create_config cfg = config_of(params, n_max);
     cfg.pktmbuf = true;
-    int ret = check_name(name);
+    int ret = check_ops();
+    if (ret == 0)
+        ret = check_name(name);
     if (ret == 0)
         ret = check_params(cfg.params, n_max);
     if (ret == 0 && RTE_ALIGN(priv_size, RTE_MBUF_PRIV_ALIGN) != priv_size)
@@ -246,7 +260,9 @@ struct rte_mempool *elastic_mempool_create(const char *name, unsigned n_max, uns
     create_config cfg = config_of(params, n_max);
     cfg.obj_init = obj_init;
     cfg.obj_init_arg = obj_init_arg;
-    int ret = check_name(name);
+    int ret = check_ops();
+    if (ret == 0)
+        ret = check_name(name);
     if (ret == 0)
         ret = check_params(cfg.params, n_max);
     if (ret == 0 && elt_size == 0)

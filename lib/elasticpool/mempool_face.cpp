@@ -12,7 +12,7 @@
 // store, its objhdrs (the tail of elt_list, chunks being released in reverse order of addition)
 // and memhdrs (tail of mem_list) are unlinked, populated_size and nb_mem_chunks drop, and the
 // memzone is freed.
-#include "emp_pool.hpp"
+#include "mempool_face.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -17,9 +17,12 @@
  *        +- per-lcore caches (DPDK) +- memzone: objhdr|mbuf|priv|data room (none crosses a page)
  * ```
  *
- * Two ways in:
+ * The pools live in libelasticpool.so; the driver librte_mempool_elastic.so is only the
+ * rte_mempool_ops table named "elastic" (registered when the driver is loaded), pointing at the
+ * elastic_mempool_op_* functions below. Two ways in:
  * - explicit: elastic_pktmbuf_pool_create() / elastic_mempool_create() with
- *   struct elastic_mempool_params;
+ *   struct elastic_mempool_params; the driver must be loaded too (link it with --no-as-needed:
+ *   pkg-config libelasticpool-mempool; or EAL -d, or LD_PRELOAD), else they fail with ENOTSUP;
  * - drop-in: load librte_mempool_elastic.so (EAL -d, or LD_PRELOAD) and pass
  *   --mbuf-pool-ops-name=elastic. Plain pktmbuf pools become elastic (base and chunk sizes from the
  *   ELASTIC_MEMPOOL_* environment variables, see docs/mempool-driver.md); every other pool using
@@ -34,6 +37,7 @@
 #define ELASTIC_MEMPOOL_H
 
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include <rte_mempool.h>
 
@@ -95,6 +99,7 @@ void elastic_mempool_params_init(struct elastic_mempool_params *p) ELASTIC_MP_NO
  * Create an elastic pktmbuf pool: like rte_pktmbuf_pool_create() with @p n_max as n, but only
  * the base chunk is pinned now. @p params NULL means the defaults.
  * @return the pool, or NULL with rte_errno:
+ *   - ENOTSUP: the "elastic" ops are not registered (the driver is not loaded)
  *   - EINVAL: n_max 0, n_max below the base, zero base/chunk objects, zero periods, unknown flags,
  *     cache_size above RTE_MEMPOOL_CACHE_MAX_SIZE or above n_max / 1.5, priv_size not aligned
  *   - ENAMETOOLONG: name longer than RTE_MEMPOOL_NAMESIZE - 1
@@ -155,6 +160,37 @@ int elastic_mempool_trim(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
  * @return objects flushed, or -EINVAL.
  */
 int elastic_mempool_cache_flush(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * @name For the ops driver
+ * The callbacks of the rte_mempool_ops named "elastic", one per field of struct rte_mempool_ops
+ * with the same contract. Only drivers/mempool/elastic/rte_mempool_elastic.c calls them (through
+ * its ops table); an application never does.
+ * @{
+ */
+/** rte_mempool_ops.alloc: the pool's state; registers the mempool event callback once. */
+int elastic_mempool_op_alloc(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+/** rte_mempool_ops.free: releases the state and the added chunks. */
+void elastic_mempool_op_free(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+/** rte_mempool_ops.enqueue: objects back to their chunks' stacks. */
+int elastic_mempool_op_enqueue(struct rte_mempool *mp, void *const *obj_table,
+			       unsigned n) ELASTIC_MP_NOEXCEPT;
+/** rte_mempool_ops.dequeue: oldest chunk first; grows a chunk when the pool runs dry. */
+int elastic_mempool_op_dequeue(struct rte_mempool *mp, void **obj_table,
+			       unsigned n) ELASTIC_MP_NOEXCEPT;
+/** rte_mempool_ops.get_count: free objects + objects not populated yet. */
+unsigned elastic_mempool_op_get_count(const struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
+/** rte_mempool_ops.calc_mem_size: the base only for lazy (plain pktmbuf) pools. */
+ssize_t elastic_mempool_op_calc_mem_size(const struct rte_mempool *mp, uint32_t obj_num,
+		uint32_t pg_shift, size_t *min_chunk_size, size_t *align) ELASTIC_MP_NOEXCEPT;
+/** rte_mempool_ops.populate: stages the objects, runs obj_init, then publishes them. */
+int elastic_mempool_op_populate(struct rte_mempool *mp, unsigned max_objs, void *vaddr,
+		rte_iova_t iova, size_t len, rte_mempool_populate_obj_cb_t *obj_cb,
+		void *obj_cb_arg) ELASTIC_MP_NOEXCEPT;
+/** rte_mempool_ops.get_info: no contiguous blocks. */
+int elastic_mempool_op_get_info(const struct rte_mempool *mp,
+				struct rte_mempool_info *info) ELASTIC_MP_NOEXCEPT;
+/** @} */
 
 #ifdef __cplusplus
 }

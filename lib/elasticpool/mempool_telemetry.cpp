@@ -11,7 +11,7 @@
 #include <rte_mempool.h>
 #include <rte_telemetry.h>
 
-#include "emp_pool.hpp"
+#include "mempool_face.hpp"
 #include "maintenance.hpp"
 #include "telemetry.hpp"
 
