@@ -61,6 +61,9 @@ extern "C" {
 #define ELASTIC_MEMPOOL_F_MANUAL_TICK (1u << 2)
 /** No growth ahead of need from maintenance: only the datapath grows. */
 #define ELASTIC_MEMPOOL_F_NO_PREGROW  (1u << 3)
+/** The adaptive release and growth-ahead rule (as ELASTIC_POOL_F_ADAPTIVE) instead of the
+ *  patent rule; see docs/self-tuning.md. Drop-in pools: ELASTIC_MEMPOOL_ADAPTIVE=1. */
+#define ELASTIC_MEMPOOL_F_ADAPTIVE    (1u << 4)
 /** @} */
 
 /** Creation parameters. Always start from elastic_mempool_params_init(). */
@@ -136,6 +139,15 @@ int elastic_mempool_stats_get(const struct rte_mempool *mp,
 /** Counters beyond elastic_pool_stats. @return 0 or -EINVAL. */
 int elastic_mempool_xstats_get(const struct rte_mempool *mp,
 			       struct elastic_mempool_xstats *xs) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * The sizing report of the pool's demand (as elastic_pool_sizing_get(): bytes are object bytes,
+ * header included; the recommended wall is in whole chunks). Demand is sampled at every
+ * maintenance tick (the peak since the last one) for the epochs; the peak is exact.
+ * @return 0; -EINVAL for NULL arguments or a pool that is not elastic.
+ */
+int elastic_mempool_sizing_get(const struct rte_mempool *mp,
+			       struct elastic_pool_sizing *sz) ELASTIC_MP_NOEXCEPT;
 
 /**
  * One maintenance tick now: complete a pending release (retiring chunk fully back), grow one

@@ -15,7 +15,7 @@ ledger::ledger(const ledger_config &cfg, chunk_rec *recs, uint64_t now) noexcept
       demand_(cfg.sample_ns, now), adapt_{}, fail_streak_(0), last_limit_(ELASTIC_LIMIT_NONE),
       peak_pinned_(0), peak_in_use_(0), peak_demand_(0), nb_grows_(0), nb_grows_ahead_(0),
       nb_shrinks_(0), nb_grow_fail_(0), nb_wall_hits_(0), nb_cap_hits_(0), nb_samples_(0),
-      nb_retire_(0), nb_unretire_(0), grow_ns_total_(0), grow_ns_max_(0), retired_ns_(0)
+      nb_retire_(0), grow_ns_total_(0), grow_ns_max_(0), retired_ns_(0)
 {
 }
 
@@ -68,6 +68,15 @@ uint32_t ledger::add(uint64_t units, uint64_t bytes, uint64_t now, grow_kind kin
     if (cfg_.adaptive)
         adapt_.on_grow(now, cfg_.idle_ns);
     return i;
+}
+
+void ledger::extend(uint32_t i, uint64_t units, uint64_t bytes) noexcept
+{
+    recs_[i].units += units;
+    recs_[i].bytes += bytes;
+    units_ += units;
+    pinned_ += bytes;
+    peak_pinned_ = std::max(peak_pinned_, pinned_);
 }
 
 uint32_t ledger::grow_failed(uint64_t bytes, uint64_t grow_ns) noexcept
@@ -279,7 +288,7 @@ void ledger::fill_stats(elastic_pool_stats &st) const noexcept
     st.nb_chunks = n_;
     st.last_limit = last_limit_;
     st.node = cfg_.node;
-    st.base_size = cfg_.base_bytes;
+    st.base_size = n_ > 0 ? recs_[0].bytes : cfg_.base_bytes;
     st.chunk_size = cfg_.chunk_bytes;
     st.wall_size = cfg_.wall_bytes;
 }

@@ -109,6 +109,9 @@ public:
     // The admitted chunk is in place (appended); returns its index.
     uint32_t add(uint64_t units, uint64_t bytes, uint64_t now, grow_kind kind,
                  uint64_t grow_ns) noexcept;
+    // More of chunk i's memory arrived after an admit_base() (a drop-in mempool's base, which
+    // DPDK populates in pieces).
+    void extend(uint32_t i, uint64_t units, uint64_t bytes) noexcept;
     // The admitted chunk could not be reserved: budget given back, counted; returns the length
     // of the streak of failures (faces log the first of a streak).
     uint32_t grow_failed(uint64_t bytes, uint64_t grow_ns) noexcept;
@@ -139,8 +142,6 @@ public:
     int trim(uint64_t now, ledger_face &f) noexcept;
     // What the rule says of the last chunk now.
     verdict judge_last(uint64_t now, ledger_face &f) noexcept;
-    // A retiring chunk went back into service (demand came back).
-    void unretired() noexcept { nb_unretire_++; }
 
     // ---- figures ----
     uint32_t chunks() const noexcept { return n_; }
@@ -152,7 +153,6 @@ public:
     void fill_stats(elastic_pool_stats &st) const noexcept;
     void sizing(elastic_pool_sizing &sz) const noexcept;
     uint64_t nb_retire() const noexcept { return nb_retire_; }
-    uint64_t nb_unretire() const noexcept { return nb_unretire_; }
     uint64_t nb_grow_datapath() const noexcept { return nb_grows_ - nb_grows_ahead_; }
     uint64_t grow_ns_max() const noexcept { return grow_ns_max_; }
 
@@ -179,7 +179,7 @@ private:
     uint32_t last_limit_;
     uint64_t peak_pinned_, peak_in_use_, peak_demand_;
     uint64_t nb_grows_, nb_grows_ahead_, nb_shrinks_, nb_grow_fail_;
-    uint64_t nb_wall_hits_, nb_cap_hits_, nb_samples_, nb_retire_, nb_unretire_;
+    uint64_t nb_wall_hits_, nb_cap_hits_, nb_samples_, nb_retire_;
     uint64_t grow_ns_total_, grow_ns_max_;
     uint64_t retired_ns_; // when the last chunk was made retiring
 };

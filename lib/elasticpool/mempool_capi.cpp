@@ -22,7 +22,8 @@ using namespace elastic::detail::emp;
 namespace {
 
 constexpr uint32_t known_flags =
-    ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_PREGROW;
+    ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_PREGROW |
+    ELASTIC_MEMPOOL_F_ADAPTIVE;
 
 // rte_mempool_free() drains the pool through our dequeue before it calls our free: from the
 // DESTROY event on, nothing may grow (nor shrink) any more.
@@ -305,6 +306,17 @@ int elastic_mempool_xstats_get(const struct rte_mempool *mp,
         return -EINVAL;
     }
     fill_stats(state_of(mp), nullptr, xs);
+    return 0;
+}
+
+int elastic_mempool_sizing_get(const struct rte_mempool *mp,
+                               struct elastic_pool_sizing *sz) noexcept
+{
+    if (sz == nullptr || !elastic_mempool_is_elastic(mp)) {
+        rte_errno = EINVAL;
+        return -EINVAL;
+    }
+    sizing(state_of(mp), sz);
     return 0;
 }
 

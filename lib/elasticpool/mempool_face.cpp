@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The store of an elastic mempool: chunks in order of addition, each with a stack of its free
-// objects; growth by whole memzones; release of the last chunk under the shared rule.
+// The fixed-size face over the chunk ledger: chunks in order of addition, each with a stack of
+// its free objects; growth by whole memzones; release of the last chunk when the ledger decides
+// it (ledger.hpp holds the rule, the wall, the node budget, samples and counters).
 //
 // Growth (under the grow lock): reserve one memzone (page-aligned and a whole number of pages,
 // so that releasing it gives its hugepages back), call rte_mempool_populate_iova once per
@@ -34,6 +35,7 @@
 #include <rte_mbuf.h>
 #include <rte_memory.h>
 
+#include "budget.hpp"
 #include "maintenance.hpp"
 
 RTE_LOG_REGISTER_IMPL(elastic_mempool_logtype, "mempool.elastic", NOTICE);
@@ -141,8 +143,10 @@ void take(pool_state *s, void **objs, unsigned n, uint64_t now) noexcept
     s->first_hint = h;
     s->free_active -= n;
     const uint32_t out = s->populated - s->free_active - s->parked;
-    if (out > s->peak_out)
-        s->peak_out = out;
+    if (out > s->tick_peak) {
+        s->tick_peak = out;
+        s->peak_out = std::max(s->peak_out, out);
+    }
 }
 
 void unretire(pool_state *s) noexcept
@@ -182,7 +186,8 @@ uint32_t base_target(const pool_state *s) noexcept
     return s->lazy ? std::min(s->base_objs, s->mp->size) : s->mp->size;
 }
 
-// Release the last chunk if all its objects are home. Grow lock held.
+// Unlink the last chunk if all its objects are home and free its memory (the ledger decided;
+// it does the accounting). Grow lock held.
 bool release_last_locked(pool_state *s) noexcept
 {
     rte_mempool *mp = s->mp;
@@ -206,9 +211,7 @@ bool release_last_locked(pool_state *s) noexcept
         s->nb_chunks--;
         s->populated -= lc.cap;
         s->first_hint = std::min(s->first_hint, s->nb_chunks);
-        s->pinned_bytes -= lc.bytes;
         s->allocs_released += lc.allocs;
-        s->nb_shrinks++;
         c = lc;
         lc = chunk{};
     }
@@ -218,42 +221,20 @@ bool release_last_locked(pool_state *s) noexcept
     return true;
 }
 
-// Turn the marks left by gets into allocation times. Store lock held.
-void observe_marks(pool_state *s, uint64_t now) noexcept
+// Give the ledger the allocation times of the chunks: the marks left by gets (default clock)
+// become `now`; times stamped by gets (a custom clock) are copied. Grow lock held.
+void sync_activity(pool_state *s, uint64_t now) noexcept
 {
-    for (uint32_t i = 0; i < s->nb_chunks; i++) {
-        if (s->chunks[i].alloc_mark) {
-            s->chunks[i].alloc_mark = 0;
-            s->chunks[i].last_alloc_ns = now;
-        }
-    }
-}
-
-// The release rule of policy.hpp on the last chunks; `assume_empty` asks whether the last chunk
-// could go if all its objects were back (the retiring decision).
-bool rule_allows(pool_state *s, uint64_t now, bool assume_empty) noexcept
-{
-    chunk_activity act[max_headroom + 2];
     lock_guard g(s->store);
-    observe_marks(s, now);
-    if (s->nb_chunks < 2)
-        return false;
-    const uint32_t want = std::max<uint32_t>(s->rule.headroom + 1, 2);
-    const uint32_t n = std::min(want, s->nb_chunks);
-    const uint32_t first = s->nb_chunks - n;
-    for (uint32_t i = 0; i < n; i++) {
-        const chunk &c = s->chunks[first + i];
-        act[i] = chunk_activity{c.cap - c.nb_free, c.last_alloc_ns};
+    for (uint32_t i = 0; i < s->nb_chunks; i++) {
+        chunk &c = s->chunks[i];
+        if (c.alloc_mark) {
+            c.alloc_mark = 0;
+            c.last_alloc_ns = now;
+        }
+        if (c.last_alloc_ns != s->led->rec(i).last_alloc_ns)
+            s->led->note_alloc(i, c.last_alloc_ns);
     }
-    if (assume_empty)
-        act[n - 1].in_use = 0;
-    // Do not release what growth ahead of need would add back at once.
-    const chunk &last = s->chunks[s->nb_chunks - 1];
-    const uint32_t left = s->free_active -
-        (last.state == chunk_state::active ? last.nb_free : 0);
-    if (s->low_wm != 0 && !(s->flags & ELASTIC_MEMPOOL_F_NO_PREGROW) && left < s->low_wm)
-        return false;
-    return s->rule.may_release_last(std::span<const chunk_activity>(act, n), now);
 }
 
 void retire_last(pool_state *s) noexcept
@@ -267,14 +248,12 @@ void retire_last(pool_state *s) noexcept
     s->free_active -= c.nb_free;
     s->parked += c.nb_free;
     s->retiring = idx;
-    s->nb_retire++;
 }
 
+// May this face add a chunk now, wall aside (the wall is the ledger's)?
 bool may_grow(const pool_state *s) noexcept
 {
-    if (s->destroying || s->populated != s->mp->populated_size || s->populated >= s->mp->size)
-        return false;
-    if (s->nb_chunks >= s->max_chunks)
+    if (s->destroying || s->populated != s->mp->populated_size)
         return false;
     // Drop-in: DPDK's populate_default has not brought the base in yet.
     if (!s->explicit_mode && s->populated < base_target(s))
@@ -284,6 +263,92 @@ bool may_grow(const pool_state *s) noexcept
         return false;
     return true;
 }
+
+// Objects of a chunk not home (handed out, in caches or rings). Store lock held.
+uint32_t chunk_out(const chunk &c) noexcept
+{
+    return c.cap - c.nb_free;
+}
+
+// Objects the next chunk would hold (0 at the wall).
+uint32_t next_chunk_objs(const pool_state *s) noexcept
+{
+    const uint32_t left = s->mp->size - std::min(s->populated, s->mp->size);
+    return std::min(s->nb_chunks == 0 ? s->base_objs : s->chunk_objs, left);
+}
+
+// Bytes of a chunk of `objs` objects: whole pages, so that freeing it gives the pages back.
+// DPDK's size adds an object's size less one for a start that is not page-aligned; our chunks
+// start on a page, so that margin is dropped (with it, objects that fill their pages exactly
+// would cost one more whole hugepage per chunk).
+ssize_t chunk_mem(const rte_mempool *mp, size_t pg_sz, uint32_t objs, size_t *align) noexcept
+{
+    const uint32_t pg_shift = pg_sz != 0 ? rte_bsf64(pg_sz) : 0;
+    size_t min_chunk = 0;
+    *align = 0;
+    ssize_t mem = rte_mempool_op_calc_mem_size_default(mp, objs, pg_shift, &min_chunk, align);
+    if (mem >= 0 && pg_sz != 0) {
+        const size_t total = mp->header_size + mp->elt_size + mp->trailer_size;
+        if (total <= pg_sz && objs > 0 && mem > static_cast<ssize_t>(total))
+            mem -= static_cast<ssize_t>(total - 1);
+        *align = std::max(*align, pg_sz);
+        mem = RTE_ALIGN_CEIL(mem, static_cast<ssize_t>(pg_sz));
+    }
+    return mem;
+}
+
+// What the ledger asks of this face (under the grow lock).
+class face final : public ledger_face {
+public:
+    explicit face(pool_state *s) noexcept : s_(s) {}
+
+    uint64_t chunk_in_use(uint32_t i) noexcept override
+    {
+        lock_guard g(s_->store);
+        return chunk_out(s_->chunks[i]);
+    }
+    uint64_t free_units() noexcept override
+    {
+        lock_guard g(s_->store);
+        return s_->free_active;
+    }
+    uint64_t free_units_outside_last() noexcept override
+    {
+        lock_guard g(s_->store);
+        const chunk &last = s_->chunks[s_->nb_chunks - 1];
+        return s_->free_active - (last.state == chunk_state::active ? last.nb_free : 0);
+    }
+    uint64_t in_use_bytes() noexcept override
+    {
+        lock_guard g(s_->store);
+        return uint64_t{s_->populated - s_->free_active - s_->parked} * s_->total_elt;
+    }
+    bool has_waiters() noexcept override { return false; } // a get never waits
+    bool grow_ahead() noexcept override
+    {
+        const uint32_t objs = next_chunk_objs(s_);
+        return objs != 0 && may_grow(s_) && s_->led->below_wall(objs) &&
+               grow_locked(s_, grow_origin::maintenance) == 0;
+    }
+    bool unlink_last() noexcept override { return release_last_locked(s_); }
+    void set_retiring(bool on) noexcept override
+    {
+        if (on) {
+            retire_last(s_);
+        } else {
+            lock_guard g(s_->store);
+            unretire(s_);
+        }
+    }
+    bool retiring() noexcept override
+    {
+        lock_guard g(s_->store);
+        return s_->retiring >= 0;
+    }
+
+private:
+    pool_state *s_;
+};
 
 rte_iova_t iova_of(const void *addr) noexcept
 {
@@ -346,23 +411,47 @@ int state_alloc(rte_mempool *mp) noexcept
     s->chunk_objs = p.chunk_objs;
     s->low_wm = (p.flags & ELASTIC_MEMPOOL_F_NO_PREGROW) ? 0 : p.low_watermark;
     s->flags = p.flags;
-    s->rule = release_rule{uint64_t{p.idle_period_ms} * ns_per_ms,
-                           std::min(p.headroom_chunks, max_headroom)};
     s->tick_ns = uint64_t{p.tick_ms} * ns_per_ms;
     s->clock = p.clock;
     s->clock_ctx = p.clock_ctx;
-    s->samples = sampler(uint64_t{p.sample_period_ms} * ns_per_ms, now_ns(s));
     s->auto_tick = !(p.flags & ELASTIC_MEMPOOL_F_MANUAL_TICK) && p.tick_ms != 0;
 
     const uint32_t base = s->lazy ? s->base_objs : mp->size;
     s->max_chunks = 1 + (mp->size - base + s->chunk_objs - 1) / s->chunk_objs;
     s->chunks = zalloc<chunk>("elastic_mempool_chunks", s->max_chunks, mp->socket_id);
     s->ranges = zalloc<range>("elastic_mempool_ranges", s->max_chunks, mp->socket_id);
-    if (s->chunks == nullptr || s->ranges == nullptr) {
+    s->recs = zalloc<chunk_rec>("elastic_mempool_ledger", s->max_chunks, mp->socket_id);
+    s->led = zalloc<ledger>("elastic_mempool_ledger", 1, mp->socket_id);
+    auto undo = [s]() noexcept {
         rte_free(s->chunks);
         rte_free(s->ranges);
+        rte_free(s->recs);
+        rte_free(s->led);
         rte_free(s);
+    };
+    if (s->chunks == nullptr || s->ranges == nullptr || s->recs == nullptr || s->led == nullptr) {
+        undo();
         return -ENOMEM;
+    }
+    {
+        ledger_config lc{};
+        size_t align;
+        const ssize_t base_mem = chunk_mem(mp, s->pg_sz, base, &align);
+        const ssize_t chunk_mem_b = chunk_mem(mp, s->pg_sz, s->chunk_objs, &align);
+        lc.wall_units = mp->size;
+        lc.wall_bytes = uint64_t{mp->size} * s->total_elt;
+        lc.base_bytes = base_mem > 0 ? uint64_t(base_mem) : 0;
+        lc.chunk_bytes = chunk_mem_b > 0 ? uint64_t(chunk_mem_b) : 0;
+        lc.margin_bytes = s->total_elt; // a get takes objects one by one (bursts are small)
+        lc.low_wm_units = s->low_wm;
+        lc.sample_ns = uint64_t{p.sample_period_ms} * ns_per_ms;
+        lc.idle_ns = uint64_t{p.idle_period_ms} * ns_per_ms;
+        lc.headroom = std::min(p.headroom_chunks, max_headroom);
+        lc.max_chunks = s->max_chunks;
+        lc.no_shrink = p.flags & ELASTIC_MEMPOOL_F_NO_SHRINK;
+        lc.adaptive = p.flags & ELASTIC_MEMPOOL_F_ADAPTIVE;
+        lc.node = node_budget_resolve(mp->socket_id); // in the creating thread (families' scope)
+        new (s->led) ledger(lc, s->recs, now_ns(s));
     }
     if (!s->explicit_mode) {
         // The base is whatever DPDK's populate path hands us (see populate()).
@@ -370,14 +459,14 @@ int state_alloc(rte_mempool *mp) noexcept
         c.cap = base;
         c.stack = zalloc<void *>("elastic_mempool_stack", base, mp->socket_id);
         if (c.stack == nullptr) {
-            rte_free(s->chunks);
-            rte_free(s->ranges);
-            rte_free(s);
+            undo();
             return -ENOMEM;
         }
         c.state = chunk_state::active;
         c.last_alloc_ns = now_ns(s);
         s->nb_chunks = 1;
+        // Its memory and objects arrive with DPDK's populate calls (ledger::extend).
+        s->led->add(0, 0, c.last_alloc_ns, grow_kind::base, 0);
     }
     s->magic = state_magic;
     mp->pool_data = s;
@@ -402,8 +491,11 @@ void state_free(rte_mempool *mp) noexcept
             rte_memzone_free(s->chunks[i].mz);
         rte_free(s->chunks[i].stack);
     }
+    s->led->give_back_all();
     rte_free(s->chunks);
     rte_free(s->ranges);
+    rte_free(s->recs);
+    rte_free(s->led);
     s->magic = 0;
     rte_free(s);
     mp->pool_data = nullptr;
@@ -511,8 +603,10 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                     c.allocs += n;
                     s->free_active -= n;
                     const uint32_t out = s->populated - s->free_active - s->parked;
-                    if (out > s->peak_out)
-                        s->peak_out = out;
+                    if (unlikely(out > s->tick_peak)) {
+                        s->tick_peak = out;
+                        s->peak_out = std::max(s->peak_out, out);
+                    }
                     return 0;
                 }
                 take(s, objs, n, now);
@@ -576,6 +670,14 @@ int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, s
         c = &s->chunks[0];
         const uint32_t target = base_target(s);
         limit = target - std::min(target, s->populated);
+        // A drop-in base arrives in pieces from DPDK's populate: each is admitted by the node
+        // budget like a growth (and refused like one: the creation then fails).
+        lock_guard gg(s->grow);
+        if (!s->led->admit_base(len)) {
+            EMP_LOG(ERR, "%s: %zu bytes of the base refused by node %d's budget\n", mp->name,
+                    len, s->led->config().node);
+            return -ENOBUFS;
+        }
     }
     limit = std::min(limit, max_objs);
 
@@ -604,13 +706,13 @@ int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, s
         return static_cast<int>(n);
     }
     {
+        lock_guard gg(s->grow);
+        s->led->extend(0, n, len);
         lock_guard g(s->store);
         c->nb_free += n;
         s->free_active += n;
         s->populated += n;
         c->bytes += len;
-        s->pinned_bytes += len;
-        s->peak_pinned_bytes = std::max(s->peak_pinned_bytes, s->pinned_bytes);
         s->first_hint = 0;
     }
     // Lazy base reached: claim the rest so populate_default stops reserving memory.
@@ -622,44 +724,34 @@ int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, s
 int grow_locked(pool_state *s, grow_origin origin) noexcept
 {
     rte_mempool *mp = s->mp;
-    if (!may_grow(s)) {
-        if (!s->destroying && (s->populated >= mp->size || s->nb_chunks >= s->max_chunks)) {
-            lock_guard g(s->store);
-            s->nb_wall_hits++;
-            s->last_limit = ELASTIC_LIMIT_WALL;
-        }
+    if (!may_grow(s))
+        return -ENOBUFS;
+    const bool base = s->nb_chunks == 0;
+    const uint32_t objs = next_chunk_objs(s);
+    if (objs == 0 || !s->led->below_wall(objs)) {
+        s->led->refuse_wall();
         return -ENOBUFS;
     }
-    const uint64_t t0 = tsc_ns();
-    const bool base = s->nb_chunks == 0;
-    const uint32_t objs = std::min(base ? s->base_objs : s->chunk_objs, mp->size - s->populated);
-    const uint32_t pg_shift = s->pg_sz != 0 ? rte_bsf64(s->pg_sz) : 0;
-    size_t min_chunk = 0, align = 0;
-    ssize_t mem = rte_mempool_op_calc_mem_size_default(mp, objs, pg_shift, &min_chunk, &align);
+    size_t align = 0;
+    const ssize_t mem = chunk_mem(mp, s->pg_sz, objs, &align);
     if (mem < 0)
         return static_cast<int>(mem);
-    if (s->pg_sz != 0) {
-        align = std::max(align, s->pg_sz);
-        mem = RTE_ALIGN_CEIL(mem, static_cast<ssize_t>(s->pg_sz));
-    }
+    if (base ? !s->led->admit_base(mem) : !s->led->admit(objs, mem))
+        return -ENOBUFS; // the node budget
+    const uint64_t t0 = tsc_ns();
     void **stack = zalloc<void *>("elastic_mempool_stack", objs, mp->socket_id);
     if (stack == nullptr) {
-        lock_guard g(s->store);
-        s->nb_grow_fail++;
-        s->last_limit = ELASTIC_LIMIT_PROVIDER;
+        s->led->grow_failed(mem, tsc_ns() - t0);
         return -ENOMEM;
     }
     char name[RTE_MEMZONE_NAMESIZE];
     snprintf(name, sizeof(name), "EMP%" PRIxPTR "_%u", reinterpret_cast<uintptr_t>(mp),
              s->mz_seq++);
+    // Only on the pool's node: a chunk elsewhere would defeat NUMA placement.
     const rte_memzone *mz = rte_memzone_reserve_aligned(name, mem, mp->socket_id, 0, align);
-    if (mz == nullptr && mp->socket_id != SOCKET_ID_ANY && rte_errno == ENOMEM)
-        mz = nullptr; // keep the pool's node: a chunk elsewhere would defeat NUMA placement
     if (mz == nullptr) {
         rte_free(stack);
-        lock_guard g(s->store);
-        s->nb_grow_fail++;
-        s->last_limit = ELASTIC_LIMIT_PROVIDER;
+        s->led->grow_failed(mem, tsc_ns() - t0);
         EMP_LOG(DEBUG, "%s: no memzone of %zd bytes: %s\n", mp->name, mem,
                 rte_strerror(rte_errno));
         return -ENOMEM;
@@ -711,8 +803,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         rte_memzone_free(mz);
         rte_free(stack);
         c = chunk{};
-        lock_guard g(s->store);
-        s->nb_grow_fail++;
+        s->led->grow_failed(mem, tsc_ns() - t0);
         return err;
     }
     c.cap = staged;
@@ -727,6 +818,10 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     const uint64_t t1 = tsc_ns();
     c.last_alloc_ns = now_ns(s);
 
+    s->led->add(staged, uint64_t(mem), c.last_alloc_ns,
+                base ? grow_kind::base
+                     : origin == grow_origin::datapath ? grow_kind::datapath : grow_kind::ahead,
+                t1 - t0);
     lock_guard g(s->store);
     s->nb_chunks++;
     s->put_c = nullptr;
@@ -734,18 +829,8 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     s->free_active += staged;
     s->populated += staged;
     s->first_hint = std::min(s->first_hint, idx);
-    s->pinned_bytes += c.bytes;
-    s->peak_pinned_bytes = std::max(s->peak_pinned_bytes, s->pinned_bytes);
     if (base)
         return 0;
-    s->chunk_bytes = c.bytes;
-    s->nb_grows++;
-    if (origin == grow_origin::datapath)
-        s->nb_grow_datapath++;
-    else
-        s->nb_grow_maintenance++;
-    s->grow_ns_total += t1 - t0;
-    s->grow_ns_max = std::max(s->grow_ns_max, t1 - t0);
     EMP_LOG(DEBUG, "%s: chunk %u of %u objects (%zu bytes) added by %s in %" PRIu64 " ns\n",
             mp->name, idx, staged, mz->len,
             origin == grow_origin::datapath ? "datapath" : "maintenance", t1 - t0);
@@ -757,50 +842,18 @@ int maintain(pool_state *s, bool sample_now_only) noexcept
     lock_guard gg(s->grow);
     if (s->destroying)
         return -EBUSY;
-    int released = 0;
-    // A retiring chunk whose objects are all back goes now (its release was decided already).
-    bool done;
-    {
-        lock_guard g(s->store);
-        done = s->retiring >= 0 && s->chunks[s->retiring].nb_free == s->chunks[s->retiring].cap;
-    }
-    if (done && release_last_locked(s))
-        released = 1;
-
-    // Growth ahead of need.
-    if (s->low_wm != 0) {
-        uint32_t free_objs;
-        {
-            lock_guard g(s->store);
-            free_objs = s->free_active;
-        }
-        if (free_objs < s->low_wm && may_grow(s))
-            (void)grow_locked(s, grow_origin::maintenance);
-    }
-
     const uint64_t now = now_ns(s);
-    bool due;
+    sync_activity(s, now);
+    uint32_t peak;
     {
+        // The peak of demand since the last tick (gets do not call the ledger).
         lock_guard g(s->store);
-        observe_marks(s, now);
-        due = sample_now_only || s->samples.due(now);
-        if (due)
-            s->nb_samples++;
+        peak = s->tick_peak;
+        s->tick_peak = s->populated - s->free_active - s->parked;
     }
-    if (!due || released || (s->flags & ELASTIC_MEMPOOL_F_NO_SHRINK))
-        return released;
-    {
-        lock_guard g(s->store);
-        if (s->retiring >= 0)
-            return 0; // one release at a time
-    }
-    if (rule_allows(s, now, false)) {
-        if (release_last_locked(s))
-            return 1;
-    } else if (rule_allows(s, now, true)) {
-        retire_last(s);
-    }
-    return 0;
+    s->led->observe(uint64_t{peak} * s->total_elt);
+    face f(s);
+    return s->led->tick(now, f, sample_now_only);
 }
 
 int trim(pool_state *s) noexcept
@@ -808,20 +861,10 @@ int trim(pool_state *s) noexcept
     lock_guard gg(s->grow);
     if (s->destroying)
         return -EBUSY;
-    if (s->flags & ELASTIC_MEMPOOL_F_NO_SHRINK)
-        return 0;
     const uint64_t now = now_ns(s);
-    int n = 0;
-    while (rule_allows(s, now, false) && release_last_locked(s))
-        n++;
-    bool retiring;
-    {
-        lock_guard g(s->store);
-        retiring = s->retiring >= 0;
-    }
-    if (!retiring && rule_allows(s, now, true))
-        retire_last(s);
-    return n;
+    sync_activity(s, now);
+    face f(s);
+    return s->led->trim(now, f);
 }
 
 void mark_destroying(pool_state *s) noexcept
@@ -832,47 +875,43 @@ void mark_destroying(pool_state *s) noexcept
 
 void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept
 {
+    lock_guard gg(s->grow); // the ledger's figures
     lock_guard g(s->store);
     const uint64_t te = s->total_elt;
     const uint32_t out = s->populated - s->free_active - s->parked;
     if (st != nullptr) {
         *st = elastic_pool_stats{};
-        st->pinned_bytes = s->pinned_bytes;
         st->in_use_bytes = out * te;
         st->peak_in_use_bytes = s->peak_out * te;
-        st->peak_pinned_bytes = s->peak_pinned_bytes;
-        st->nb_grows = s->nb_grows;
-        st->nb_grows_ahead = s->nb_grow_maintenance;
-        st->nb_wall_hits = s->nb_wall_hits;
-        st->last_limit = s->last_limit;
-        st->nb_shrinks = s->nb_shrinks;
+        s->led->fill_stats(*st);
         st->nb_alloc_fail = s->nb_alloc_fail;
         uint64_t allocs = s->allocs_released;
         for (uint32_t i = 0; i < s->nb_chunks; i++)
             allocs += s->chunks[i].allocs;
         st->nb_allocs = allocs;
         st->nb_frees = allocs - out;
-        st->nb_grow_fail = s->nb_grow_fail;
-        st->grow_ns_total = s->grow_ns_total;
-        st->nb_samples = s->nb_samples;
-        st->nb_chunks = s->nb_chunks;
-        st->base_size = s->nb_chunks > 0 ? s->chunks[0].bytes : 0;
-        st->chunk_size = s->chunk_bytes;
-        st->wall_size = uint64_t{s->mp->size} * te;
         st->max_buf_size = s->mp->elt_size;
     }
     if (xs != nullptr) {
         *xs = elastic_mempool_xstats{};
-        xs->nb_grow_datapath = s->nb_grow_datapath;
-        xs->nb_grow_maintenance = s->nb_grow_maintenance;
-        xs->nb_retire = s->nb_retire;
+        xs->nb_grow_datapath = s->led->nb_grow_datapath();
+        elastic_pool_stats ls{};
+        s->led->fill_stats(ls);
+        xs->nb_grow_maintenance = ls.nb_grows_ahead;
+        xs->nb_retire = s->led->nb_retire();
         xs->nb_unretire = s->nb_unretire;
-        xs->grow_ns_max = s->grow_ns_max;
+        xs->grow_ns_max = s->led->grow_ns_max();
         xs->populated = s->populated;
         xs->free_objs = s->free_active;
         xs->parked_objs = s->parked;
         xs->retiring = s->retiring >= 0;
     }
+}
+
+void sizing(pool_state *s, elastic_pool_sizing *sz) noexcept
+{
+    lock_guard gg(s->grow);
+    s->led->sizing(*sz);
 }
 
 void log_destroy(pool_state *s) noexcept
@@ -986,7 +1025,9 @@ void params_from_env(elastic_mempool_params *p) noexcept
     p->low_watermark = get("ELASTIC_MEMPOOL_LOW_WATERMARK", p->chunk_objs / 2);
     p->flags = get("ELASTIC_MEMPOOL_FLAGS", 0) &
                (ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK |
-                ELASTIC_MEMPOOL_F_NO_PREGROW);
+                ELASTIC_MEMPOOL_F_NO_PREGROW | ELASTIC_MEMPOOL_F_ADAPTIVE);
+    if (get("ELASTIC_MEMPOOL_ADAPTIVE", 0) != 0)
+        p->flags |= ELASTIC_MEMPOOL_F_ADAPTIVE;
 }
 
 } // namespace elastic::detail::emp

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Internal state of one elastic mempool (drivers/mempool/elastic). Everything here lives in
-// rte_zmalloc_socket memory, reachable from mp->pool_data, so a secondary process of the same
-// binary sees the same store. Function pointers (obj_init, clock) are only called in the process
+// The fixed-size face: internal state of one elastic mempool (the ops of drivers/mempool/elastic
+// call into it). What it keeps is only what differs from the variable-size face: each chunk's
+// stack of free objects, the mempool's elt_list/mem_list links, the datapath. The chunks'
+// accounting and every policy decision are the chunk ledger's (ledger.hpp), which lives here too.
+// Everything here lives in rte_zmalloc_socket memory, reachable from mp->pool_data, so a
+// secondary process of the same binary sees the same store and ledger. Function pointers (obj_init, clock) are only called in the process
 // that created the pool, and only that process registers the pool with the maintenance service
 // (lib/elasticpool/maintenance.hpp): `ticket` is a pointer of that process.
 //
 // Locks: `store` guards the chunks' free stacks and counters (every enqueue/dequeue takes it);
 // `grow` serialises growth and shrink and, with them, every change this driver makes to the
-// mempool's elt_list, mem_list, populated_size and nb_mem_chunks. Order: grow, then store.
+// mempool's elt_list, mem_list, populated_size and nb_mem_chunks; it also guards the ledger.
+// Order: grow, then store.
 #pragma once
 
 #include <atomic>
@@ -20,7 +24,7 @@
 #include <rte_pause.h>
 
 #include "elastic_mempool.h"
-#include "policy.hpp"
+#include "ledger.hpp"
 
 namespace elastic::detail::emp {
 
@@ -107,7 +111,6 @@ struct pool_state {
     uint32_t flags;
     uint32_t total_elt;                  // header + elt + trailer
     size_t pg_sz;
-    release_rule rule;
     uint64_t tick_ns;
     elastic_clock_fn *clock;
     void *clock_ctx;
@@ -120,7 +123,8 @@ struct pool_state {
     bool auto_tick;                      // the creating process registers it for maintenance
     bool destroying;                     // rte_mempool_free started: never grow again
     std::atomic<void *> ticket{nullptr}; // maintenance registration (owner process) or NULL
-    uint8_t last_limit;                  // elastic_limit of the last refused growth (store)
+    ledger *led;                         // the chunk ledger (guarded by `grow`)
+    chunk_rec *recs;                     // its records, max_chunks of them
 
     // store (guarded by `store`): what get and put touch, on one cache line of its own
     alignas(RTE_CACHE_LINE_SIZE) spin_lock store;
@@ -139,22 +143,19 @@ struct pool_state {
     // (store) the rest
     alignas(RTE_CACHE_LINE_SIZE) range *ranges;
     uint32_t max_chunks;
+    uint32_t tick_peak;                  // most objects out since the last tick
     uint64_t allocs_released;            // allocs of chunks released
 
     // growth in progress (guarded by `grow`)
     alignas(RTE_CACHE_LINE_SIZE) spin_lock grow;
     bool growing;
     uint32_t mz_seq;
-    sampler samples{0, 0};
 
-    // counters (guarded by `store`, written by growth under both locks); objects handed out
-    // are counted per chunk, objects given back are handed out minus out now
+    // the datapath's own counters (guarded by `store`); objects handed out are counted per
+    // chunk, objects given back are handed out minus out now. Growth, release and their
+    // counters are the ledger's.
     uint64_t nb_alloc_fail;
-    uint64_t nb_grows, nb_grow_datapath, nb_grow_maintenance, nb_grow_fail;
-    uint64_t nb_shrinks, nb_retire, nb_unretire, nb_samples;
-    uint64_t nb_wall_hits;               // gets refused because the pool is at n_max
-    uint64_t grow_ns_total, grow_ns_max;
-    uint64_t pinned_bytes, peak_pinned_bytes, chunk_bytes;
+    uint64_t nb_unretire;                // retiring chunks a get took back into service
 };
 
 static_assert(sizeof(chunk) == 2 * RTE_CACHE_LINE_SIZE);
@@ -180,6 +181,7 @@ int trim(pool_state *s) noexcept;
 void mark_destroying(pool_state *s) noexcept;
 void log_destroy(pool_state *s) noexcept;
 void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept;
+void sizing(pool_state *s, elastic_pool_sizing *sz) noexcept;
 // Register the pool with the process's maintenance service (owner process, automatic ticks);
 // a failure is logged and leaves the pool to explicit elastic_mempool_maintain() calls.
 void maint_register(rte_mempool *mp) noexcept;

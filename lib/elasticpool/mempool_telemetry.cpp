@@ -114,9 +114,18 @@ void fill_info(rte_mempool *mp, rte_tel_data *d) noexcept
     rte_tel_data_add_dict_string(d, "limit_hit", limit_name(st.last_limit));
     add_u64(d, "retiring", xs.retiring);
     add_u64(d, "tick_ms", s->tick_ns / ns_per_ms);
-    add_u64(d, "sample_period_ms", s->samples.period_ns() / ns_per_ms);
-    add_u64(d, "idle_period_ms", s->rule.idle_ns / ns_per_ms);
-    add_u64(d, "headroom_chunks", s->rule.headroom);
+    const ledger_config &lc = s->led->config(); // fixed at creation
+    add_u64(d, "sample_period_ms", lc.sample_ns / ns_per_ms);
+    add_u64(d, "idle_period_ms", lc.idle_ns / ns_per_ms);
+    add_u64(d, "headroom_chunks", lc.headroom);
+    rte_tel_data_add_dict_string(d, "policy", lc.adaptive ? "adaptive" : "patent");
+    rte_tel_data_add_dict_int(d, "node", st.node);
+    add_u64(d, "nb_cap_hits", st.nb_cap_hits);
+    elastic_pool_sizing sz;
+    sizing(s, &sz);
+    add_u64(d, "peak_demand_bytes", sz.peak_demand_bytes);
+    add_u64(d, "recommended_base", sz.recommended_base);
+    add_u64(d, "recommended_wall", sz.recommended_wall);
     add_u64(d, "low_watermark", s->low_wm);
     // 1: this process ticks it through the maintenance service (automatic ticks)
     add_u64(d, "maintained", maint_registered(s) ? 1 : 0);

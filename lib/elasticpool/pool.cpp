@@ -330,7 +330,6 @@ void *var_pool::take_or_grow(unsigned order, uint64_t t) noexcept
         return p;
     if (retiring_) { // demand is back: the retiring chunk serves again before any growth
         retiring_ = false;
-        ledger_.unretired();
         if (void *p = take(order, t))
             return p;
     }
