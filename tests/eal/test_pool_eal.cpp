@@ -46,13 +46,16 @@ struct zone {
     std::string name;
 };
 
+// The memzones of chunks: every memzone but the node-budget table, which the first pool of
+// the process reserves and which stays for the process's life (budget.cpp).
 std::vector<zone> memzones()
 {
     std::vector<zone> out;
     rte_memzone_walk(
         [](const rte_memzone *mz, void *arg) {
-            static_cast<std::vector<zone> *>(arg)->push_back(
-                zone{reinterpret_cast<uintptr_t>(mz->addr), mz->len, mz->name});
+            if (std::string(mz->name) != "elastic_node_budgets")
+                static_cast<std::vector<zone> *>(arg)->push_back(
+                    zone{reinterpret_cast<uintptr_t>(mz->addr), mz->len, mz->name});
         },
         &out);
     return out;

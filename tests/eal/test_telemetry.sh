@@ -111,8 +111,10 @@ check(c["numa_family"] == "telcap", "second family: %s" % c)
 check(cap_on, "the node cap is in force (elastic_numa_node_cap_set worked)")
 check(c["limit_hit"] == "node_cap" and c["node_cap_refusals"] == 1, "node cap hit: %s" % c)
 check(c["nb_cap_hits"] == 1 and c["nb_wall_hits"] == 0, "counted as a cap hit: %s" % c)
-check(c["node_cap_bytes"] == 131072 and c["node_pinned_bytes"] == 131072, "node figures")
-check(f["node_cap_bytes"] == 131072 and f["limit_hit"] == "none", "telfam shares the cap")
+check(c["node_cap_bytes"] > 0 and c["node_pinned_bytes"] == c["node_cap_bytes"],
+      "node figures: the cap is what the node's pools pinned: %s" % c)
+check(f["node_cap_bytes"] == c["node_cap_bytes"] and f["limit_hit"] == "none",
+      "telfam shares the cap")
 mp = r[6]["/elastic/info"]
 check(mp is not None and mp["kind"] == "mempool" and mp["name"] == "tel-mp", "tel-mp: %s" % mp)
 if mp is not None:

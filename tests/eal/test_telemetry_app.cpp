@@ -7,8 +7,8 @@
 //             so 3 chunks of 65536 bytes with one buffer each
 //   tel-b     base = wall = 64 KiB: one buffer out, a second request refused at the wall
 //   telfam@N  a per-NUMA family (heap provider), one pool per node, nothing out
-//   telcap@N  a second family; when this build can cap nodes, the first node is capped at the
-//             two families' bases (128 KiB) and telcap@<first node> is refused a growth
+//   telcap@N  a second family; when this build can cap nodes, the first node is capped at what
+//             every pool on it pins then and telcap@<first node> is refused a growth
 //   tel-mp    elastic pktmbuf mempool, n 1024, base and chunks 256 objects, low watermark 100,
 //             manual ticks: 450 objects out (a datapath growth), then one elastic_mempool_maintain
 //             grows a third chunk ahead of need: chunks in use 256, 194, 0
@@ -130,9 +130,26 @@ int main(int argc, char **argv)
     tmpl.chunk_size = 64 * kib;
     tmpl.max_buf_size = 64 * kib;
     elastic_numa_family *capfam = elastic_numa_family_create("telcap", &tmpl);
+    rte_mempool *mp = make_mempool("tel-mp", 1024, 256, 100, ELASTIC_MEMPOOL_F_MANUAL_TICK, false);
+    rte_mempool *mpa = make_mempool("tel-mp-auto", 256, 128, 0, ELASTIC_MEMPOOL_F_NO_PREGROW, true);
+    std::vector<void *> mp_objs, mpa_objs;
+    const bool mempools_ok = setup_mempools(mp, mpa, mp_objs, mpa_objs);
+    if (!mempools_ok)
+        std::fprintf(stderr, "could not set the mempools up\n");
+    bool refused = false;
+    if (a != nullptr && b != nullptr) {
+        for (int i = 0; i < 3; i++)
+            a_bufs.push_back(elastic_buf_alloc(a, 64 * kib));
+        b_buf = elastic_buf_alloc(b, 64 * kib);
+        refused = elastic_buf_alloc(b, 64 * kib) == nullptr && rte_errno == ENOBUFS;
+    }
+    // The node budget counts every pool of both faces on the node: cap it at what they pin
+    // now, so that the next growth there (telcap's) is refused.
     int first_node = -1;
     elastic_numa_nodes(&first_node, 1);
-    const bool cap = elastic_numa_node_cap_set(first_node, 128 * kib) == 0;
+    elastic_numa_node_stats ns{};
+    const bool cap = elastic_numa_node_stats_get(first_node, &ns) == 0 &&
+                     elastic_numa_node_cap_set(first_node, ns.pinned_bytes) == 0;
     void *cap_buf = nullptr;
     elastic_pool *cap_pool = capfam != nullptr ? elastic_numa_pool(capfam, first_node) : nullptr;
     bool cap_refused = !cap;
@@ -140,18 +157,8 @@ int main(int argc, char **argv)
         cap_buf = elastic_buf_alloc(cap_pool, 64 * kib); // the base
         cap_refused = elastic_buf_alloc(cap_pool, 64 * kib) == nullptr && rte_errno == ENOBUFS;
     }
-    rte_mempool *mp = make_mempool("tel-mp", 1024, 256, 100, ELASTIC_MEMPOOL_F_MANUAL_TICK, false);
-    rte_mempool *mpa = make_mempool("tel-mp-auto", 256, 128, 0, ELASTIC_MEMPOOL_F_NO_PREGROW, true);
-    std::vector<void *> mp_objs, mpa_objs;
-    const bool mempools_ok = setup_mempools(mp, mpa, mp_objs, mpa_objs);
-    if (!mempools_ok)
-        std::fprintf(stderr, "could not set the mempools up\n");
     if (a != nullptr && b != nullptr && fam != nullptr && capfam != nullptr && cap_refused &&
         mempools_ok) {
-        for (int i = 0; i < 3; i++)
-            a_bufs.push_back(elastic_buf_alloc(a, 64 * kib));
-        b_buf = elastic_buf_alloc(b, 64 * kib);
-        const bool refused = elastic_buf_alloc(b, 64 * kib) == nullptr && rte_errno == ENOBUFS;
         if (a_bufs[0] && a_bufs[1] && a_bufs[2] && b_buf && refused) {
             std::printf("READY %d cap=%d\n", int(getpid()), cap ? 1 : 0);
             std::fflush(stdout);

@@ -77,7 +77,9 @@ TEST(real_clock, chunks_are_released_automatically_after_the_idle_period)
     const uint64_t samples_before = st.nb_samples;
     EXPECT_GE(samples_before, 2u + (4 * idle_ms) / sample_ms / 2) << "too few samples";
 
-    // Freed now; it has been idle since `last_alloc`. Released by itself, one per sample.
+    // Freed now; it has been idle since `last_alloc`. It has been retiring since the first
+    // sample that found it idle with a buffer out, so it goes at the next tick; the chunk
+    // before it goes at a later sample (one release per sample).
     ASSERT_EQ(elastic_buf_free(pool.get(), c), 0);
     const auto first = wait_for(
         pool.get(), [](const elastic_pool_stats &s) { return s.nb_shrinks >= 1; }, ok);
@@ -89,7 +91,7 @@ TEST(real_clock, chunks_are_released_automatically_after_the_idle_period)
     EXPECT_EQ(st.nb_shrinks, 2u);
     EXPECT_EQ(st.pinned_bytes, 64 * KiB);
     EXPECT_EQ(st.peak_pinned_bytes, 192 * KiB);
-    EXPECT_GE(st.nb_samples, samples_before + 2);
+    EXPECT_GE(st.nb_samples, samples_before + 1);
 
     // Grow again, use it, and check the release waits for the idle period from this allocation.
     void *d = elastic_buf_alloc(pool.get(), 64 * KiB);
