@@ -20,7 +20,6 @@
 
 #include "buddy.hpp"
 #include "elasticpool.h"
-#include "gate.hpp"
 #include "ledger.hpp"
 #include "provider.hpp"
 
@@ -38,7 +37,6 @@ struct pool_config {
     provider_kind provider;
     elastic_clock_fn *clock;
     void *clock_ctx;
-    growth_gate gate{}; // unused: node budgets are the ledger's (budget.hpp); goes with gate.hpp
 
     // Fills `out` from the C params; returns 0 or a positive errno (message logged).
     static int from_params(const elastic_pool_params &p, pool_config &out);
