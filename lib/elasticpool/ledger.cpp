@@ -206,6 +206,9 @@ uint64_t ledger::rise_floor_bytes() const noexcept
 
 void ledger::grow_ahead(ledger_face &f, uint64_t in_use) noexcept
 {
+    // While the last chunk is retiring demand is low, and a chunk added behind it would stop it
+    // being the last one; a request that needs it back takes it back into service.
+    const bool retiring = f.retiring();
     if (cfg_.adaptive) {
         const uint64_t rise =
             in_use > adapt_.last_tick_in_use ? in_use - adapt_.last_tick_in_use : 0;
@@ -213,7 +216,7 @@ void ledger::grow_ahead(ledger_face &f, uint64_t in_use) noexcept
         demand_.observe_rise(rise);
         // Only while demand climbs: it rose since the last tick. (Not "at its peak": buffers
         // freed between ticks keep in use a little under the running peak even on a ramp.)
-        if (!f.has_waiters() && rise != 0) {
+        if (!retiring && !f.has_waiters() && rise != 0) {
             const uint64_t expect = std::max({rise, demand_.max_rise_within(cfg_.idle_ns) / 2,
                                               rise_floor_bytes()});
             while (adaptive_state::short_of(pinned_, in_use, expect))
@@ -222,7 +225,7 @@ void ledger::grow_ahead(ledger_face &f, uint64_t in_use) noexcept
         }
     }
     // The low watermark: one chunk per tick while fewer free units are left.
-    if (cfg_.low_wm_units != 0 && f.free_units() < cfg_.low_wm_units)
+    if (!retiring && cfg_.low_wm_units != 0 && f.free_units() < cfg_.low_wm_units)
         (void)f.grow_ahead();
 }
 
