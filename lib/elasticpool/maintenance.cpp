@@ -23,7 +23,6 @@
 
 #include "clock.hpp"
 #include "elasticpool.h"
-#include "hub.hpp"
 #include "log.hpp"
 #include "policy.hpp"
 #include "pool.hpp"
@@ -464,7 +463,7 @@ int maintenance_parse_mode(const char *s, maint_mode *out) noexcept
     return -EINVAL;
 }
 
-int own::maint_set_mode(maint_mode m) noexcept
+int maintenance_set_mode(maint_mode m) noexcept
 {
     state &s = st();
     std::lock_guard lk(s.mu);
@@ -475,7 +474,7 @@ int own::maint_set_mode(maint_mode m) noexcept
     return 0;
 }
 
-void own::maint_add(maint_tick_fn fn, void *ctx, uint64_t tick_ns)
+void maintenance_add(maint_tick_fn fn, void *ctx, uint64_t tick_ns)
 {
     state &s = st();
     std::lock_guard lk(s.mu);
@@ -494,7 +493,7 @@ void own::maint_add(maint_tick_fn fn, void *ctx, uint64_t tick_ns)
     }
 }
 
-void own::maint_remove(void *ctx) noexcept
+void maintenance_remove(void *ctx) noexcept
 {
     state &s = st();
     std::thread done;
@@ -530,7 +529,7 @@ void ticker_add(var_pool *p)
 
 void ticker_remove(var_pool *p) noexcept { maintenance_remove(p); }
 
-int own::maint_run() noexcept
+int maintenance_run() noexcept
 {
     if (in_pass)
         return -EDEADLK;
@@ -539,7 +538,7 @@ int own::maint_run() noexcept
     return run_pass(s, monotonic_ns());
 }
 
-maint_info own::maint_get_info() noexcept
+maint_info maintenance_info() noexcept
 {
     state &s = st();
     std::lock_guard lk(s.mu);
@@ -554,20 +553,6 @@ maint_info own::maint_get_info() noexcept
     i.service_lcore = s.service_lcore;
     return i;
 }
-
-// The process's maintenance (hub.hpp): this copy's, or the one of the copy that serves.
-void maintenance_add(maint_tick_fn fn, void *ctx, uint64_t tick_ns)
-{
-    hub().maint_add(fn, ctx, tick_ns);
-}
-
-void maintenance_remove(void *ctx) noexcept { hub().maint_remove(ctx); }
-
-int maintenance_set_mode(maint_mode m) noexcept { return hub().maint_set_mode(m); }
-
-int maintenance_run() noexcept { return hub().maint_run(); }
-
-maint_info maintenance_info() noexcept { return hub().maint_get_info(); }
 
 } // namespace elastic::detail
 

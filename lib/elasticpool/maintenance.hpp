@@ -22,9 +22,8 @@
 // ever called under a lock the callback takes: alarms are never cancelled (a stale one carries
 // an old token and returns at once) and the thread is joined after unlocking.
 //
-// Per process: when the core is in the process twice (libelasticpool.so and the mempool driver,
-// which has it linked in), the functions below of both copies act on one copy's state
-// (hub.hpp), so there is still one maintenance.
+// Per process: the core exists once, in libelasticpool.so (the mempool driver links it rather
+// than a copy of it), so the state below is the process's one maintenance.
 #pragma once
 
 #include <cstdint>

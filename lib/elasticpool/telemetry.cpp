@@ -19,7 +19,6 @@
 #include <rte_telemetry.h>
 
 #include "elasticpool.h"
-#include "hub.hpp"
 #include "maintenance.hpp"
 #include "numa_manager.hpp"
 #include "pool.hpp"
@@ -212,15 +211,10 @@ int cmd_maintenance(const char *, const char *, rte_tel_data *d) noexcept
 
 } // namespace
 
-void own::mempool_telemetry(mempool_list_fn list, mempool_info_fn info) noexcept
+void register_mempool_telemetry(mempool_list_fn list, mempool_info_fn info) noexcept
 {
     mempool_list.store(list);
     mempool_info.store(info);
-}
-
-void register_mempool_telemetry(mempool_list_fn list, mempool_info_fn info) noexcept
-{
-    hub().mempool_telemetry(list, info);
 }
 
 } // namespace elastic::detail
@@ -228,10 +222,6 @@ void register_mempool_telemetry(mempool_list_fn list, mempool_info_fn info) noex
 RTE_INIT(elastic_telemetry_init)
 {
     using namespace elastic::detail;
-    // Another copy of the core serves this process (hub.hpp): it answers the commands (DPDK
-    // 22.11 does not refuse a command registered twice; the later one would answer).
-    if (!hub_is_own())
-        return;
     rte_telemetry_register_cmd("/elastic/list", cmd_list,
                                "Names of the elastic pools and elastic mempools. No parameters");
     rte_telemetry_register_cmd("/elastic/info", cmd_info,
