@@ -39,11 +39,10 @@ bool ledger::admit(uint64_t units, uint64_t bytes) noexcept
 
 bool ledger::admit_base(uint64_t bytes) noexcept
 {
-    const bool room = n_ < cfg_.max_chunks;
-    if (!room || !node_budget_admit(cfg_.node, bytes)) {
-        nb_cap_hits_ += room;
-        nb_wall_hits_ += !room;
-        last_limit_ = room ? ELASTIC_LIMIT_NODE_CAP : ELASTIC_LIMIT_WALL;
+    // No wall here: the base (or more of it, ledger::extend) is always under it.
+    if (!node_budget_admit(cfg_.node, bytes)) {
+        nb_cap_hits_++;
+        last_limit_ = ELASTIC_LIMIT_NODE_CAP;
         rte_errno = ENOBUFS; // the node cap refuses like the wall
         return false;
     }
