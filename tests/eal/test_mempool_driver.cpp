@@ -609,5 +609,5 @@ int main(int argc, char **argv)
     ::testing::InitGoogleTest(&argc, argv);
     the_env = new eal_env("mempool_driver");
     ::testing::AddGlobalTestEnvironment(the_env);
-    return RUN_ALL_TESTS();
+    return elastic::test::exit_status(RUN_ALL_TESTS());
 }

@@ -177,11 +177,11 @@ int main(int argc, char **argv)
 {
     ::testing::InitGoogleTest(&argc, argv);
     if (elastic::test::eal_cpus().size() < 2) {
-        std::fprintf(stderr, "test_service needs two cpus (one main lcore, one service lcore)\n");
+        std::printf("SKIP: test_service needs two cpus (one main lcore, one service lcore)\n");
         return 77; // meson: skipped
     }
     const std::string svc = std::to_string(elastic::test::eal_cpus()[1]);
     ::testing::AddGlobalTestEnvironment(
         new elastic::test::eal_env("service", {"-S", svc}));
-    return RUN_ALL_TESTS();
+    return elastic::test::exit_status(RUN_ALL_TESTS());
 }
