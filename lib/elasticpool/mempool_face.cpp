@@ -911,6 +911,12 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
 void sizing(pool_state *s, elastic_pool_sizing *sz) noexcept
 {
     lock_guard gg(s->grow);
+    uint32_t peak;
+    {
+        lock_guard g(s->store);
+        peak = s->peak_out; // exact, even between ticks
+    }
+    s->led->observe_peak(uint64_t{peak} * s->total_elt);
     s->led->sizing(*sz);
 }
 

@@ -49,6 +49,7 @@ public:
     virtual int tick() = 0;
     virtual int trim() = 0;
     virtual elastic_pool_stats stats() = 0;
+    virtual elastic_pool_sizing sizing() = 0;
     virtual bool retiring() = 0;
     fake_clock clk;
 };
@@ -117,6 +118,12 @@ public:
         EXPECT_EQ(elastic_pool_stats_get(pool_, &st), 0);
         return st;
     }
+    elastic_pool_sizing sizing() override
+    {
+        elastic_pool_sizing sz{};
+        EXPECT_EQ(elastic_pool_sizing_get(pool_, &sz), 0);
+        return sz;
+    }
     bool retiring() override
     {
         // The variable-size face keeps the retiring state internal; telemetry shows it. Here
@@ -174,6 +181,12 @@ public:
     int tick() override { return elastic_mempool_maintain(mp_); }
     int trim() override { return elastic_mempool_trim(mp_); }
     elastic_pool_stats stats() override { return elastic::test::stats_of(mp_); }
+    elastic_pool_sizing sizing() override
+    {
+        elastic_pool_sizing sz{};
+        EXPECT_EQ(elastic_mempool_sizing_get(mp_, &sz), 0);
+        return sz;
+    }
     bool retiring() override { return elastic::test::xstats_of(mp_).retiring != 0; }
 
 private:
@@ -356,6 +369,26 @@ TEST(LedgerTableAdaptive, BothFacesDecideAlike)
     EXPECT_EQ(seq[0], seq[1]);
     // Nothing goes in the first sample period: the chunks served within it.
     EXPECT_EQ(seq[0].at(0), 0);
+}
+
+// The sizing report: the peak demand of both faces, in bytes, and the walls they recommend.
+TEST_P(LedgerTable, SizingReportSeesThePeak)
+{
+    auto f = make(GetParam(), policy_case{"sizing"});
+    for (int k = 0; k < 3; k++)
+        ASSERT_EQ(f->fill(k), 0);
+    f->clk.advance_ms(1000);
+    f->tick();
+    for (int k = 2; k >= 0; k--)
+        f->put(k);
+    f->clk.advance_ms(1000);
+    f->tick();
+    const elastic_pool_sizing sz = f->sizing();
+    EXPECT_EQ(sz.peak_in_use_bytes, 3 * lot_bytes) << f->kind();
+    EXPECT_EQ(sz.peak_demand_bytes, 3 * lot_bytes) << f->kind();
+    // Peak x 1.25 in whole chunks above a base of one 2 MiB page: 7.5 MiB -> 8 MiB.
+    EXPECT_EQ(sz.recommended_wall, 4 * lot_bytes) << f->kind();
+    EXPECT_EQ(sz.epochs, 2u) << f->kind();
 }
 
 // A node budget refuses a growth like the wall, and says NODE_CAP.
