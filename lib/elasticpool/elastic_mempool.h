@@ -90,9 +90,13 @@ struct elastic_mempool_xstats {
 	uint64_t nb_unretire;         /**< retiring chunks taken back into service */
 	uint64_t grow_ns_max;         /**< slowest growth (reserve + populate + obj_init) */
 	uint32_t populated;           /**< objects that exist now (base + chunks) */
-	uint32_t free_objs;           /**< objects in the store that can be handed out */
+	uint32_t free_objs;           /**< objects that can be handed out (store + magazines) */
 	uint32_t parked_objs;         /**< objects back in a retiring chunk */
 	uint32_t retiring;            /**< 1 when the last chunk is retiring */
+	uint32_t magazine_objs;       /**< of free_objs, those in per-lcore magazines (base chunk
+				       *   objects of a pool without a DPDK cache) */
+	uint64_t nb_grow_busy;        /**< gets that failed because another growth was under way
+				       *   (a get never waits for one) */
 };
 
 /** Fill @p p with the defaults. */
@@ -167,8 +171,10 @@ int elastic_mempool_trim(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
 
 /**
  * Flush the calling lcore's default cache of @p mp back to the store (an elastic-aware lcore
- * calls it when it goes quiet, so its cached objects stop pinning a chunk). No-op on a non-EAL
- * thread or a pool without cache.
+ * calls it when it goes quiet, so its cached objects stop pinning a chunk). For a pool without
+ * a DPDK cache, the driver's per-lcore magazine of the lcore goes home instead (it holds only
+ * base-chunk objects, which pin nothing; this makes the pool hand out strictly oldest-first
+ * again). No-op on a non-EAL thread.
  * @return objects flushed, or -EINVAL.
  */
 int elastic_mempool_cache_flush(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;

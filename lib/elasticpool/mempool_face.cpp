@@ -72,46 +72,48 @@ T *zalloc(const char *what, size_t n, int socket) noexcept
     return static_cast<T *>(p);
 }
 
-// Which chunk does obj belong to? Added chunks have a span; everything else is the base.
-// `hint` is the range that matched last (objects tend to come back in runs of one chunk).
-inline uint32_t chunk_of(const pool_state *s, const void *obj, uint32_t &hint) noexcept
+// Fibonacci hashing of a granule number into the page table.
+inline uint32_t page_hash(uintptr_t key, uint32_t mask) noexcept
 {
-    const uintptr_t a = reinterpret_cast<uintptr_t>(obj);
-    if (hint < s->nb_ranges && a - s->ranges[hint].lo < s->ranges[hint].hi - s->ranges[hint].lo)
-        return s->ranges[hint].idx;
-    uint32_t lo = 0, hi = s->nb_ranges;
-    while (lo < hi) {
-        const uint32_t mid = (lo + hi) / 2;
-        if (s->ranges[mid].lo <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo > 0 && a < s->ranges[lo - 1].hi) {
-        hint = lo - 1;
-        return s->ranges[lo - 1].idx;
-    }
-    return 0;
+    return static_cast<uint32_t>((uint64_t{key} * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
 }
 
-void range_insert(pool_state *s, uintptr_t lo, uintptr_t hi, uint32_t idx) noexcept
+// Which chunk does obj belong to? O(1): one probe of the page table in the common case (load
+// factor <= 1/2). Not found: the base (chunk 0), whose memory may be DPDK's.
+inline uint32_t chunk_of(const pool_state *s, const void *obj) noexcept
 {
-    uint32_t i = s->nb_ranges;
-    while (i > 0 && s->ranges[i - 1].lo > lo) {
-        s->ranges[i] = s->ranges[i - 1];
-        i--;
+    if (s->nb_pages == 0)
+        return 0;
+    const uintptr_t key = (reinterpret_cast<uintptr_t>(obj) >> s->page_shift) + 1;
+    for (uint32_t h = page_hash(key, s->page_mask);; h = (h + 1) & s->page_mask) {
+        const page_slot &e = s->pages[h];
+        if (e.key == key)
+            return e.idx;
+        if (e.key == 0)
+            return 0;
     }
-    s->ranges[i] = range{lo, hi, idx};
-    s->nb_ranges++;
 }
 
-void range_remove(pool_state *s, uint32_t idx) noexcept
+void pages_insert(pool_state *s, uintptr_t lo, uintptr_t hi, uint32_t idx) noexcept
 {
-    uint32_t j = 0;
-    for (uint32_t i = 0; i < s->nb_ranges; i++)
-        if (s->ranges[i].idx != idx)
-            s->ranges[j++] = s->ranges[i];
-    s->nb_ranges = j;
+    for (uintptr_t g = lo >> s->page_shift; g <= (hi - 1) >> s->page_shift; g++) {
+        const uintptr_t key = g + 1;
+        uint32_t h = page_hash(key, s->page_mask);
+        while (s->pages[h].key != 0 && s->pages[h].key != key)
+            h = (h + 1) & s->page_mask;
+        if (s->pages[h].key == 0)
+            s->nb_pages++;
+        s->pages[h] = page_slot{key, idx};
+    }
+}
+
+// Linear probing cannot simply empty a slot: rebuild from the chunks that stay (on shrink).
+void pages_rebuild(pool_state *s) noexcept
+{
+    memset(s->pages, 0, sizeof(page_slot) * (size_t{s->page_mask} + 1));
+    s->nb_pages = 0;
+    for (uint32_t i = 1; i < s->nb_chunks; i++)
+        pages_insert(s, s->chunks[i].va_lo, s->chunks[i].va_hi, i);
 }
 
 // Hand out n objects, oldest chunk first. Store lock held, free_active >= n.
@@ -180,6 +182,45 @@ void unlink_lists(rte_mempool *mp, chunk &c, uint32_t nb_objs) noexcept
     mp->mem_list.stqh_last = c.mem_prev;
 }
 
+// Marks a long operation under the grow lock (a growth, a release): a get that finds the pool
+// dry fails at once instead of waiting for it (see store_dequeue).
+struct busy_mark {
+    explicit busy_mark(pool_state *s) noexcept : s_(s) { s_->grow_busy.store(true); }
+    ~busy_mark() { s_->grow_busy.store(false); }
+    busy_mark(const busy_mark &) = delete;
+    busy_mark &operator=(const busy_mark &) = delete;
+    pool_state *s_;
+};
+
+// Objects in the magazines now (all of them the base chunk's). Relaxed reads: exact when no
+// datapath runs, as any count read by maintenance.
+uint32_t mag_total(const pool_state *s) noexcept
+{
+    if (s->mags == nullptr)
+        return 0;
+    uint32_t n = 0;
+    const uint32_t hw = s->mag_hw.load(std::memory_order_acquire);
+    for (uint32_t l = 0; l < hw; l++)
+        n += s->mags[l].len.load(std::memory_order_relaxed);
+    return n;
+}
+
+// Move magazine m home to the base chunk's stack. Store lock held.
+unsigned mag_drain_locked(pool_state *s, magazine &m) noexcept
+{
+    lock_guard ml(m.lock);
+    const uint32_t n = m.len.load(std::memory_order_relaxed);
+    if (n == 0)
+        return 0;
+    chunk &c = s->chunks[0];
+    memcpy(c.stack + c.nb_free, m.objs, n * sizeof(void *));
+    c.nb_free += n;
+    s->free_active += n; // the base is never retiring
+    s->first_hint = 0;
+    m.len.store(0, std::memory_order_relaxed);
+    return n;
+}
+
 // The base chunk's target for a DPDK-driven populate.
 uint32_t base_target(const pool_state *s) noexcept
 {
@@ -192,6 +233,7 @@ bool release_last_locked(pool_state *s) noexcept
 {
     rte_mempool *mp = s->mp;
     chunk c;
+    busy_mark busy(s); // freeing a memzone takes a while: gets must not wait for it
     {
         lock_guard g(s->store);
         if (s->nb_chunks < 2)
@@ -206,9 +248,9 @@ bool release_last_locked(pool_state *s) noexcept
             s->parked -= lc.cap;
         if (s->retiring == static_cast<int32_t>(idx))
             s->retiring = -1;
-        range_remove(s, idx);
         s->put_c = nullptr;
         s->nb_chunks--;
+        pages_rebuild(s);
         s->populated -= lc.cap;
         s->first_hint = std::min(s->first_hint, s->nb_chunks);
         s->allocs_released += lc.allocs;
@@ -264,10 +306,19 @@ bool may_grow(const pool_state *s) noexcept
     return true;
 }
 
-// Objects of a chunk not home (handed out, in caches or rings). Store lock held.
-uint32_t chunk_out(const chunk &c) noexcept
+// Objects of a chunk not home (handed out, in caches or rings); a magazine is home (its objects
+// are the base's, free, and handed out like the store's). Store lock held.
+uint32_t chunk_out(const pool_state *s, uint32_t i) noexcept
 {
-    return c.cap - c.nb_free;
+    const chunk &c = s->chunks[i];
+    const uint32_t out = c.cap - c.nb_free;
+    return i == 0 ? out - std::min(out, mag_total(s)) : out;
+}
+
+// Objects out of the pool (handed out, in DPDK caches or rings). Store lock held.
+uint32_t objs_out(const pool_state *s) noexcept
+{
+    return s->populated - s->free_active - s->parked - mag_total(s);
 }
 
 // Objects the next chunk would hold (0 at the wall).
@@ -281,6 +332,13 @@ uint32_t next_chunk_objs(const pool_state *s) noexcept
 // DPDK's size adds an object's size less one for a start that is not page-aligned; our chunks
 // start on a page, so that margin is dropped (with it, objects that fill their pages exactly
 // would cost one more whole hugepage per chunk).
+// The page table's granule: the page, or 64 KiB for pools without a page size
+// (RTE_MEMPOOL_F_NO_IOVA_CONTIG). Added chunks start on one and cover whole ones.
+size_t granule_of(size_t pg_sz) noexcept
+{
+    return pg_sz != 0 ? pg_sz : size_t{1} << 16;
+}
+
 ssize_t chunk_mem(const rte_mempool *mp, size_t pg_sz, uint32_t objs, size_t *align) noexcept
 {
     const uint32_t pg_shift = pg_sz != 0 ? rte_bsf64(pg_sz) : 0;
@@ -291,8 +349,11 @@ ssize_t chunk_mem(const rte_mempool *mp, size_t pg_sz, uint32_t objs, size_t *al
         const size_t total = mp->header_size + mp->elt_size + mp->trailer_size;
         if (total <= pg_sz && objs > 0 && mem > static_cast<ssize_t>(total))
             mem -= static_cast<ssize_t>(total - 1);
-        *align = std::max(*align, pg_sz);
-        mem = RTE_ALIGN_CEIL(mem, static_cast<ssize_t>(pg_sz));
+    }
+    if (mem >= 0) {
+        const size_t g = granule_of(pg_sz);
+        *align = std::max(*align, g);
+        mem = RTE_ALIGN_CEIL(mem, static_cast<ssize_t>(g));
     }
     return mem;
 }
@@ -305,23 +366,26 @@ public:
     uint64_t chunk_in_use(uint32_t i) noexcept override
     {
         lock_guard g(s_->store);
-        return chunk_out(s_->chunks[i]);
+        return chunk_out(s_, i);
     }
     uint64_t free_units() noexcept override
     {
         lock_guard g(s_->store);
-        return s_->free_active;
+        return s_->free_active + mag_total(s_);
     }
     uint64_t free_units_outside_last() noexcept override
     {
         lock_guard g(s_->store);
         const chunk &last = s_->chunks[s_->nb_chunks - 1];
-        return s_->free_active - (last.state == chunk_state::active ? last.nb_free : 0);
+        // Magazines hold the base's objects: outside the last chunk unless the base is last.
+        const uint32_t mags = s_->nb_chunks > 1 ? mag_total(s_) : 0;
+        return s_->free_active + mags -
+               (last.state == chunk_state::active ? last.nb_free : 0);
     }
     uint64_t in_use_bytes() noexcept override
     {
         lock_guard g(s_->store);
-        return uint64_t{s_->populated - s_->free_active - s_->parked} * s_->total_elt;
+        return uint64_t{objs_out(s_)} * s_->total_elt;
     }
     bool has_waiters() noexcept override { return false; } // a get never waits
     bool grow_ahead() noexcept override
@@ -419,17 +483,37 @@ int state_alloc(rte_mempool *mp) noexcept
     const uint32_t base = s->lazy ? s->base_objs : mp->size;
     s->max_chunks = 1 + (mp->size - base + s->chunk_objs - 1) / s->chunk_objs;
     s->chunks = zalloc<chunk>("elastic_mempool_chunks", s->max_chunks, mp->socket_id);
-    s->ranges = zalloc<range>("elastic_mempool_ranges", s->max_chunks, mp->socket_id);
+    {
+        // Page table: at most a load factor of 1/2 with every added chunk in.
+        size_t align;
+        const ssize_t cm = chunk_mem(mp, s->pg_sz, s->chunk_objs, &align);
+        const size_t g = granule_of(s->pg_sz);
+        const uint64_t granules =
+            uint64_t{s->max_chunks - 1} * (cm > 0 ? uint64_t(cm) / g + 1 : 1);
+        s->page_shift = rte_bsf64(g);
+        s->page_mask = static_cast<uint32_t>(rte_align64pow2(std::max<uint64_t>(16,
+                                                                                 2 * granules))) - 1;
+        s->pages = zalloc<page_slot>("elastic_mempool_pages", size_t{s->page_mask} + 1,
+                                     mp->socket_id);
+    }
+    // Magazines for pools without a DPDK cache whose base objects are known by address: an
+    // explicit pool (the base is a memzone) or a drop-in pool populated in full (everything is
+    // base). A lazy drop-in pool's base is DPDK's memory in pieces: it goes through the store.
+    const bool mags = mp->cache_size == 0 && (s->explicit_mode || !s->lazy);
+    s->mag_limit = std::min<uint32_t>(mag_cap, (s->explicit_mode ? s->base_objs : mp->size) / 8);
+    if (mags && s->mag_limit >= 4)
+        s->mags = zalloc<magazine>("elastic_mempool_mags", RTE_MAX_LCORE, mp->socket_id);
     s->recs = zalloc<chunk_rec>("elastic_mempool_ledger", s->max_chunks, mp->socket_id);
     s->led = zalloc<ledger>("elastic_mempool_ledger", 1, mp->socket_id);
     auto undo = [s]() noexcept {
         rte_free(s->chunks);
-        rte_free(s->ranges);
+        rte_free(s->pages);
+        rte_free(s->mags);
         rte_free(s->recs);
         rte_free(s->led);
         rte_free(s);
     };
-    if (s->chunks == nullptr || s->ranges == nullptr || s->recs == nullptr || s->led == nullptr) {
+    if (s->chunks == nullptr || s->pages == nullptr || s->recs == nullptr || s->led == nullptr) {
         undo();
         return -ENOMEM;
     }
@@ -493,7 +577,8 @@ void state_free(rte_mempool *mp) noexcept
     }
     s->led->give_back_all();
     rte_free(s->chunks);
-    rte_free(s->ranges);
+    rte_free(s->pages);
+    rte_free(s->mags);
     rte_free(s->recs);
     rte_free(s->led);
     s->magic = 0;
@@ -501,8 +586,91 @@ void state_free(rte_mempool *mp) noexcept
     mp->pool_data = nullptr;
 }
 
+namespace {
+
+// The calling lcore's magazine, or NULL (a pool with a DPDK cache, a non-EAL thread).
+inline magazine *my_mag(pool_state *s) noexcept
+{
+    if (s->mags == nullptr)
+        return nullptr;
+    const unsigned l = rte_lcore_id();
+    return l < RTE_MAX_LCORE ? &s->mags[l] : nullptr;
+}
+
+inline bool is_base_obj(const pool_state *s, const void *obj) noexcept
+{
+    // Explicit: the base is chunk 0's memzone. Drop-in pools with magazines have no other chunk.
+    return !s->explicit_mode || reinterpret_cast<uintptr_t>(obj) - s->base_lo < s->base_span;
+}
+
+// Put n objects into the calling lcore's magazine if they are all the base's and fit.
+inline bool mag_put(pool_state *s, magazine &m, void *const *objs, unsigned n) noexcept
+{
+    if (n > s->mag_limit)
+        return false;
+    for (unsigned j = 0; j < n; j++)
+        if (!is_base_obj(s, objs[j]))
+            return false;
+    lock_guard ml(m.lock);
+    const uint32_t len = m.len.load(std::memory_order_relaxed);
+    if (len + n > s->mag_limit)
+        return false;
+    memcpy(m.objs + len, objs, n * sizeof(void *));
+    m.len.store(len + n, std::memory_order_relaxed);
+    return true;
+}
+
+inline bool mag_get(magazine &m, void **objs, unsigned n) noexcept
+{
+    lock_guard ml(m.lock);
+    const uint32_t len = m.len.load(std::memory_order_relaxed);
+    if (len < n)
+        return false;
+    memcpy(objs, m.objs + (len - n), n * sizeof(void *));
+    m.len.store(len - n, std::memory_order_relaxed);
+    return true;
+}
+
+void note_mag_user(pool_state *s, const magazine &m) noexcept
+{
+    const uint32_t l = static_cast<uint32_t>(&m - s->mags) + 1;
+    uint32_t hw = s->mag_hw.load(std::memory_order_relaxed);
+    while (hw < l && !s->mag_hw.compare_exchange_weak(hw, l, std::memory_order_release))
+        ;
+}
+
+} // namespace
+
+unsigned mag_flush_own(pool_state *s) noexcept
+{
+    magazine *m = my_mag(s);
+    if (m == nullptr)
+        return 0;
+    lock_guard g(s->store);
+    return mag_drain_locked(s, *m);
+}
+
+unsigned mag_gather(pool_state *s) noexcept
+{
+    if (s->mags == nullptr)
+        return 0;
+    lock_guard g(s->store);
+    unsigned n = 0;
+    const uint32_t hw = s->mag_hw.load(std::memory_order_acquire);
+    for (uint32_t l = 0; l < hw; l++)
+        if (s->mags[l].len.load(std::memory_order_relaxed) != 0)
+            n += mag_drain_locked(s, s->mags[l]);
+    return n;
+}
+
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
 {
+    if (magazine *m = my_mag(s); m != nullptr && mag_put(s, *m, objs, n)) {
+        if (unlikely(static_cast<uint32_t>(m - s->mags) >= s->mag_hw.load(
+                         std::memory_order_relaxed)))
+            note_mag_user(s, *m);
+        return 0;
+    }
     lock_guard g(s->store);
     if (chunk *pc = s->put_c; pc != nullptr && pc->nb_free + n <= pc->cap) {
         // Common case: all n go back to the chunk of the last put.
@@ -526,26 +694,23 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
             return 0;
         }
     }
-    uint32_t hint = s->range_hint;
     uint32_t to_active = 0, to_parked = 0;
     unsigned i = 0;
     while (i < n) {
-        const uint32_t idx = s->nb_ranges == 0 ? 0 : chunk_of(s, objs[i], hint);
+        // O(1) per object: a page table probe (a run of one chunk's objects is then one range
+        // check each).
+        const uint32_t idx = chunk_of(s, objs[i]);
         chunk &c = s->chunks[idx];
         void **const stack = c.stack;
         const uint32_t cap = c.cap;
         uint32_t nf = c.nb_free;
         unsigned j = i;
-        // The run of objects of this chunk (one address range check each).
         if (c.mz != nullptr) {
             const uintptr_t lo = c.va_lo, span = c.va_hi - c.va_lo;
             while (j < n && nf < cap && reinterpret_cast<uintptr_t>(objs[j]) - lo < span)
                 stack[nf++] = objs[j++];
-        } else if (s->nb_ranges == 0) {
-            while (j < n && nf < cap)
-                stack[nf++] = objs[j++];
         } else if (nf < cap) {
-            stack[nf++] = objs[j++];
+            stack[nf++] = objs[j++]; // a drop-in base: no span, look the next one up
         }
         if (unlikely(j == i)) {
             EMP_LOG(ERR, "%s: object %p put into a full chunk %u (double free?)\n",
@@ -569,7 +734,6 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
     }
     s->free_active += to_active;
     s->parked += to_parked;
-    s->range_hint = hint;
     return 0;
 }
 
@@ -577,6 +741,9 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
 {
     if (unlikely(n == 0))
         return 0;
+    magazine *m = my_mag(s);
+    if (m != nullptr && mag_get(*m, objs, n))
+        return 0; // the base's objects: the oldest chunk, and its stamp is moot (never released)
     // Reading the clock costs more than the rest of a get on some machines (rdtsc ~60 ns in a
     // VM): with the default clock a get only marks the chunk and maintenance stamps it with
     // its own time (idle times are then late by at most one tick). A custom clock (tests,
@@ -602,6 +769,8 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                         c.alloc_mark = 1;
                     c.allocs += n;
                     s->free_active -= n;
+                    // The store's view of demand: objects in magazines count as out here
+                    // (over by at most what the magazines hold; ticks take the exact figure).
                     const uint32_t out = s->populated - s->free_active - s->parked;
                     if (unlikely(out > s->tick_peak)) {
                         s->tick_peak = out;
@@ -613,17 +782,31 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                 return 0;
             }
         }
-        // Slow path: grow until n objects are free or the pool cannot grow.
-        lock_guard gg(s->grow);
+        // The store cannot serve n. Objects in magazines (this lcore's or idle ones') first.
+        if (mag_gather(s) != 0)
+            continue;
+        // Then a growth of our own, but never wait for another one (1-2 ms): a growth in
+        // progress (datapath or maintenance) makes this get fail at once, as a dry ring would.
+        // Short holders of the grow lock (ticks, stats) are waited for.
+        if (!s->grow.try_lock()) {
+            if (s->grow_busy.load(std::memory_order_relaxed)) {
+                lock_guard g(s->store);
+                s->nb_grow_busy++;
+                s->nb_alloc_fail++;
+                return -ENOBUFS;
+            }
+            rte_pause();
+            continue;
+        }
         bool enough;
         {
             lock_guard g(s->store);
             unretire(s);
             enough = s->free_active >= n;
         }
-        if (enough)
-            continue;
-        if (grow_locked(s, grow_origin::datapath) < 0) {
+        const int ret = enough ? 0 : grow_locked(s, grow_origin::datapath);
+        s->grow.unlock();
+        if (ret < 0) {
             lock_guard g(s->store);
             s->nb_alloc_fail++;
             return -ENOBUFS;
@@ -636,7 +819,7 @@ unsigned store_count(const pool_state *s) noexcept
     // Free (active and parked) plus what is not populated yet: DPDK's avail_count caps its sum
     // with the caches at mp->size, and in-use = size - avail stays right while the pool grows.
     const uint32_t free_objs = __atomic_load_n(&s->free_active, __ATOMIC_RELAXED) +
-                               __atomic_load_n(&s->parked, __ATOMIC_RELAXED);
+                               __atomic_load_n(&s->parked, __ATOMIC_RELAXED) + mag_total(s);
     const uint32_t populated = __atomic_load_n(&s->populated, __ATOMIC_RELAXED);
     return free_objs + (s->mp->size - std::min(populated, s->mp->size));
 }
@@ -738,6 +921,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         return static_cast<int>(mem);
     if (base ? !s->led->admit_base(mem) : !s->led->admit(objs, mem))
         return -ENOBUFS; // the node budget
+    busy_mark busy(s);
     const uint64_t t0 = tsc_ns();
     void **stack = zalloc<void *>("elastic_mempool_stack", objs, mp->socket_id);
     if (stack == nullptr) {
@@ -825,7 +1009,12 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     lock_guard g(s->store);
     s->nb_chunks++;
     s->put_c = nullptr;
-    range_insert(s, c.va_lo, c.va_hi, idx);
+    if (base) {
+        s->base_lo = c.va_lo; // explicit pools: what a magazine may hold
+        s->base_span = c.va_hi - c.va_lo;
+    } else {
+        pages_insert(s, c.va_lo, c.va_hi, idx);
+    }
     s->free_active += staged;
     s->populated += staged;
     s->first_hint = std::min(s->first_hint, idx);
@@ -849,7 +1038,7 @@ int maintain(pool_state *s, bool sample_now_only) noexcept
         // The peak of demand since the last tick (gets do not call the ledger).
         lock_guard g(s->store);
         peak = s->tick_peak;
-        s->tick_peak = s->populated - s->free_active - s->parked;
+        s->tick_peak = objs_out(s);
     }
     s->led->observe(uint64_t{peak} * s->total_elt);
     face f(s);
@@ -878,7 +1067,8 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
     lock_guard gg(s->grow); // the ledger's figures
     lock_guard g(s->store);
     const uint64_t te = s->total_elt;
-    const uint32_t out = s->populated - s->free_active - s->parked;
+    const uint32_t mags = mag_total(s);
+    const uint32_t out = s->populated - s->free_active - s->parked - mags;
     if (st != nullptr) {
         *st = elastic_pool_stats{};
         st->in_use_bytes = out * te;
@@ -902,9 +1092,11 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         xs->nb_unretire = s->nb_unretire;
         xs->grow_ns_max = s->led->grow_ns_max();
         xs->populated = s->populated;
-        xs->free_objs = s->free_active;
+        xs->free_objs = s->free_active + mags;
         xs->parked_objs = s->parked;
         xs->retiring = s->retiring >= 0;
+        xs->magazine_objs = mags;
+        xs->nb_grow_busy = s->nb_grow_busy;
     }
 }
 
@@ -996,7 +1188,7 @@ uint32_t chunk_views(pool_state *s, chunk_view *out, uint32_t max) noexcept
         chunk_view &v = out[i];
         v.bytes = c.bytes;
         v.objs = c.cap;
-        v.in_use = c.cap - c.nb_free;
+        v.in_use = chunk_out(s, i);
         // A mark not turned into a time yet: allocated from since the last tick.
         v.idle_ns = c.alloc_mark || now < c.last_alloc_ns ? 0 : now - c.last_alloc_ns;
         v.retiring = c.state == chunk_state::retiring;

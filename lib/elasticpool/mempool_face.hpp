@@ -8,10 +8,12 @@
 // that created the pool, and only that process registers the pool with the maintenance service
 // (lib/elasticpool/maintenance.hpp): `ticket` is a pointer of that process.
 //
-// Locks: `store` guards the chunks' free stacks and counters (every enqueue/dequeue takes it);
-// `grow` serialises growth and shrink and, with them, every change this driver makes to the
-// mempool's elt_list, mem_list, populated_size and nb_mem_chunks; it also guards the ledger.
-// Order: grow, then store.
+// Locks: each lcore's `magazine` lock (taken by its lcore on every get/put of a pool without a
+// DPDK cache, and by whoever gathers the magazines home); `store` guards the chunks' free
+// stacks and counters (a get or put the magazine cannot serve takes it); `grow` serialises
+// growth and shrink and, with them, every change this driver makes to the mempool's elt_list,
+// mem_list, populated_size and nb_mem_chunks; it also guards the ledger. The datapath never
+// waits on `grow`: it only try-locks it (see store_dequeue). Order: grow, store, magazine.
 #pragma once
 
 #include <atomic>
@@ -40,6 +42,10 @@ public:
             while (v_.load(std::memory_order_relaxed))
                 rte_pause();
         }
+    }
+    bool try_lock() noexcept
+    {
+        return !v_.load(std::memory_order_relaxed) && !v_.exchange(1, std::memory_order_acquire);
     }
     void unlock() noexcept { v_.store(0, std::memory_order_release); }
 
@@ -79,11 +85,26 @@ struct alignas(RTE_CACHE_LINE_SIZE) chunk {
     rte_mempool_memhdr **mem_prev;       // mem_list slot before the chunk's first memhdr
 };
 
-// Address span of an added chunk, sorted by lo, for finding an object's chunk on enqueue.
-struct range {
-    uintptr_t lo;
-    uintptr_t hi;
-    uint32_t idx;
+// The object -> chunk table: one slot per granule (a page, or 64 KiB when the pool has no page
+// size) of every added chunk, open addressing. Added chunks start on a granule and cover whole
+// granules, so a granule belongs to one chunk at most; a granule not in the table is the base's
+// (a drop-in base arrives from DPDK in pieces we cannot align). Rebuilt on shrink (rare).
+struct page_slot {
+    uintptr_t key;                       // (address >> granule shift) + 1; 0 = empty
+    uint32_t idx;                        // chunk index
+};
+
+// Per-lcore magazine of a pool without a DPDK cache: a small LIFO of free objects of the BASE
+// chunk only. The base is never retired nor released, so a magazine can never pin a chunk the
+// release rule wants, and handing out its objects is still "oldest chunk first". The owner lcore
+// takes the lock uncontended (its own cache line); gathering (a get that would otherwise fail or
+// grow, maintenance, stats) takes it from elsewhere. `len` is atomic only for lock-free readers
+// (get_count, telemetry).
+inline constexpr uint32_t mag_cap = 256;
+struct alignas(RTE_CACHE_LINE_SIZE) magazine {
+    spin_lock lock;
+    std::atomic<uint32_t> len;
+    void *objs[mag_cap];
 };
 
 // What an explicit create passes through rte_mempool_set_ops_byname(..., pool_config).
@@ -141,13 +162,24 @@ struct pool_state {
     chunk *put_c;                        // chunk of the last put (puts come in runs) or NULL
     uintptr_t put_lo;                    // its va_lo
     // (store) the rest
-    alignas(RTE_CACHE_LINE_SIZE) range *ranges;
+    alignas(RTE_CACHE_LINE_SIZE) page_slot *pages;
+    uint32_t page_mask;                  // slots - 1 (a power of two)
+    uint32_t nb_pages;                   // granules in the table
+    uint32_t page_shift;                 // log2 of the granule
     uint32_t max_chunks;
-    uint32_t tick_peak;                  // most objects out since the last tick
+    uint32_t tick_peak;                  // most objects out (store view) since the last tick
     uint64_t allocs_released;            // allocs of chunks released
+
+    // read-mostly: what the datapath reads before it takes a lock
+    alignas(RTE_CACHE_LINE_SIZE) magazine *mags; // RTE_MAX_LCORE of them, or NULL (DPDK cache)
+    uint32_t mag_limit;                  // objects a magazine holds at most
+    std::atomic<uint32_t> mag_hw;        // 1 + highest lcore that used its magazine
+    uintptr_t base_lo;                   // explicit pools: the base chunk's memzone span
+    uintptr_t base_span;                 // (0: drop-in, base = not in the page table)
 
     // growth in progress (guarded by `grow`)
     alignas(RTE_CACHE_LINE_SIZE) spin_lock grow;
+    std::atomic<bool> grow_busy{false};  // a growth or release (ms) holds `grow`: do not wait
     bool growing;
     uint32_t mz_seq;
 
@@ -156,6 +188,7 @@ struct pool_state {
     // counters are the ledger's.
     uint64_t nb_alloc_fail;
     uint64_t nb_unretire;                // retiring chunks a get took back into service
+    uint64_t nb_grow_busy;               // failed gets that found a growth in progress
 };
 
 static_assert(sizeof(chunk) == 2 * RTE_CACHE_LINE_SIZE);
@@ -171,6 +204,9 @@ void state_free(rte_mempool *mp) noexcept;
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept;
 int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept;
 unsigned store_count(const pool_state *s) noexcept;
+// Move this lcore's magazine (or every magazine) home; returns the objects moved.
+unsigned mag_flush_own(pool_state *s) noexcept;
+unsigned mag_gather(pool_state *s) noexcept;
 ssize_t calc_mem_size(const rte_mempool *mp, uint32_t obj_num, uint32_t pg_shift,
                       size_t *min_chunk_size, size_t *align) noexcept;
 int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, size_t len,
