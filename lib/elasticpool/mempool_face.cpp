@@ -205,10 +205,9 @@ uint32_t mag_total(const pool_state *s) noexcept
     return n;
 }
 
-// Move magazine m home to the base chunk's stack. Store lock held.
+// Move magazine m home to the base chunk's stack. Store lock held; called by m's owner lcore.
 unsigned mag_drain_locked(pool_state *s, magazine &m) noexcept
 {
-    lock_guard ml(m.lock);
     const uint32_t n = m.len.load(std::memory_order_relaxed);
     if (n == 0)
         return 0;
@@ -500,7 +499,10 @@ int state_alloc(rte_mempool *mp) noexcept
     // explicit pool (the base is a memzone) or a drop-in pool populated in full (everything is
     // base). A lazy drop-in pool's base is DPDK's memory in pieces: it goes through the store.
     const bool mags = mp->cache_size == 0 && (s->explicit_mode || !s->lazy);
-    s->mag_limit = std::min<uint32_t>(mag_cap, (s->explicit_mode ? s->base_objs : mp->size) / 8);
+    // Only its lcore can hand a magazine's objects out: keep all magazines together to at most
+    // a quarter of the base (lcores of the EAL, at least 2 counted).
+    s->mag_limit = std::min<uint32_t>(mag_cap, (s->explicit_mode ? s->base_objs : mp->size) /
+                                                   (4 * std::max(2u, rte_lcore_count())));
     if (mags && s->mag_limit >= 4)
         s->mags = zalloc<magazine>("elastic_mempool_mags", RTE_MAX_LCORE, mp->socket_id);
     s->recs = zalloc<chunk_rec>("elastic_mempool_ledger", s->max_chunks, mp->socket_id);
@@ -588,13 +590,25 @@ void state_free(rte_mempool *mp) noexcept
 
 namespace {
 
-// The calling lcore's magazine, or NULL (a pool with a DPDK cache, a non-EAL thread).
+// The calling lcore's magazine, or NULL (a pool with a DPDK cache, a non-EAL thread, another
+// process: lcore ids are per process, and a magazine has exactly one user).
 inline magazine *my_mag(pool_state *s) noexcept
 {
-    if (s->mags == nullptr)
+    if (s->mags == nullptr || s->owner_pid != self_pid)
         return nullptr;
     const unsigned l = rte_lcore_id();
     return l < RTE_MAX_LCORE ? &s->mags[l] : nullptr;
+}
+
+// Small copies inline (a get or put of one or a few objects is the common call).
+inline void copy_objs(void **dst, void *const *src, unsigned n) noexcept
+{
+    if (n <= 8) {
+        for (unsigned j = 0; j < n; j++)
+            dst[j] = src[j];
+    } else {
+        memcpy(dst, src, n * sizeof(void *));
+    }
 }
 
 inline bool is_base_obj(const pool_state *s, const void *obj) noexcept
@@ -611,22 +625,20 @@ inline bool mag_put(pool_state *s, magazine &m, void *const *objs, unsigned n) n
     for (unsigned j = 0; j < n; j++)
         if (!is_base_obj(s, objs[j]))
             return false;
-    lock_guard ml(m.lock);
     const uint32_t len = m.len.load(std::memory_order_relaxed);
     if (len + n > s->mag_limit)
         return false;
-    memcpy(m.objs + len, objs, n * sizeof(void *));
+    copy_objs(m.objs + len, objs, n);
     m.len.store(len + n, std::memory_order_relaxed);
     return true;
 }
 
 inline bool mag_get(magazine &m, void **objs, unsigned n) noexcept
 {
-    lock_guard ml(m.lock);
     const uint32_t len = m.len.load(std::memory_order_relaxed);
     if (len < n)
         return false;
-    memcpy(objs, m.objs + (len - n), n * sizeof(void *));
+    copy_objs(objs, m.objs + (len - n), n);
     m.len.store(len - n, std::memory_order_relaxed);
     return true;
 }
@@ -648,19 +660,6 @@ unsigned mag_flush_own(pool_state *s) noexcept
         return 0;
     lock_guard g(s->store);
     return mag_drain_locked(s, *m);
-}
-
-unsigned mag_gather(pool_state *s) noexcept
-{
-    if (s->mags == nullptr)
-        return 0;
-    lock_guard g(s->store);
-    unsigned n = 0;
-    const uint32_t hw = s->mag_hw.load(std::memory_order_acquire);
-    for (uint32_t l = 0; l < hw; l++)
-        if (s->mags[l].len.load(std::memory_order_relaxed) != 0)
-            n += mag_drain_locked(s, s->mags[l]);
-    return n;
 }
 
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
@@ -782,9 +781,15 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                 return 0;
             }
         }
-        // The store cannot serve n. Objects in magazines (this lcore's or idle ones') first.
-        if (mag_gather(s) != 0)
+        // The store cannot serve n. This lcore's magazine goes home first (other lcores'
+        // magazines are theirs alone, as DPDK's per-lcore caches are: at most mag_limit each).
+        if (m != nullptr && m->len.load(std::memory_order_relaxed) != 0) {
+            {
+                lock_guard g(s->store);
+                mag_drain_locked(s, *m);
+            }
             continue;
+        }
         // Then a growth of our own, but never wait for another one (1-2 ms): a growth in
         // progress (datapath or maintenance) makes this get fail at once, as a dry ring would.
         // Short holders of the grow lock (ticks, stats) are waited for.

@@ -8,12 +8,11 @@
 // that created the pool, and only that process registers the pool with the maintenance service
 // (lib/elasticpool/maintenance.hpp): `ticket` is a pointer of that process.
 //
-// Locks: each lcore's `magazine` lock (taken by its lcore on every get/put of a pool without a
-// DPDK cache, and by whoever gathers the magazines home); `store` guards the chunks' free
+// Locks: none on a magazine (one per lcore, used by its lcore only); `store` guards the chunks' free
 // stacks and counters (a get or put the magazine cannot serve takes it); `grow` serialises
 // growth and shrink and, with them, every change this driver makes to the mempool's elt_list,
 // mem_list, populated_size and nb_mem_chunks; it also guards the ledger. The datapath never
-// waits on `grow`: it only try-locks it (see store_dequeue). Order: grow, store, magazine.
+// waits on `grow`: it only try-locks it (see store_dequeue). Order: grow, then store.
 #pragma once
 
 #include <atomic>
@@ -95,14 +94,14 @@ struct page_slot {
 };
 
 // Per-lcore magazine of a pool without a DPDK cache: a small LIFO of free objects of the BASE
-// chunk only. The base is never retired nor released, so a magazine can never pin a chunk the
-// release rule wants, and handing out its objects is still "oldest chunk first". The owner lcore
-// takes the lock uncontended (its own cache line); gathering (a get that would otherwise fail or
-// grow, maintenance, stats) takes it from elsewhere. `len` is atomic only for lock-free readers
-// (get_count, telemetry).
+// chunk only, used by its own lcore only (no lock, no atomic read-modify-write: the datapath
+// touches only its own cache lines). The base is never retired nor released, so a magazine can
+// never pin a chunk the release rule wants, and its objects are the oldest chunk's. They count
+// as free and home (get_count, stats, the ledger); like DPDK's per-lcore caches, only their
+// lcore can hand them out: its own get drains it home when the store runs dry, and
+// elastic_mempool_cache_flush() drains it on request. `len` is atomic for the other readers.
 inline constexpr uint32_t mag_cap = 256;
 struct alignas(RTE_CACHE_LINE_SIZE) magazine {
-    spin_lock lock;
     std::atomic<uint32_t> len;
     void *objs[mag_cap];
 };
@@ -204,9 +203,8 @@ void state_free(rte_mempool *mp) noexcept;
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept;
 int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept;
 unsigned store_count(const pool_state *s) noexcept;
-// Move this lcore's magazine (or every magazine) home; returns the objects moved.
+// Move this lcore's magazine home; returns the objects moved.
 unsigned mag_flush_own(pool_state *s) noexcept;
-unsigned mag_gather(pool_state *s) noexcept;
 ssize_t calc_mem_size(const rte_mempool *mp, uint32_t obj_num, uint32_t pg_shift,
                       size_t *min_chunk_size, size_t *align) noexcept;
 int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, size_t len,
