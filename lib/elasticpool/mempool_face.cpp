@@ -708,8 +708,13 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
             const uintptr_t lo = c.va_lo, span = c.va_hi - c.va_lo;
             while (j < n && nf < cap && reinterpret_cast<uintptr_t>(objs[j]) - lo < span)
                 stack[nf++] = objs[j++];
-        } else if (nf < cap) {
-            stack[nf++] = objs[j++]; // a drop-in base: no span, look the next one up
+        } else if (s->nb_pages == 0) {
+            while (j < n && nf < cap) // no added chunk: everything is the base's
+                stack[nf++] = objs[j++];
+        } else {
+            // A drop-in base has no span: the run goes on while the table says "base".
+            while (j < n && nf < cap && (j == i || chunk_of(s, objs[j]) == 0))
+                stack[nf++] = objs[j++];
         }
         if (unlikely(j == i)) {
             EMP_LOG(ERR, "%s: object %p put into a full chunk %u (double free?)\n",
