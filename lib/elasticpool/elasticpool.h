@@ -159,7 +159,8 @@ struct elastic_pool_stats {
 	/** base_size + chunk_size per chunk held beyond the base: the bytes the pool asked of its
 	 *  provider, not what the system maps for them. The hugetlb provider rounds each chunk up to
 	 *  whole 2 MiB hugepages (or maps 4 KiB pages if there are none), and a memzone chunk of N
-	 *  hugepages maps N+1 (its malloc header sits before the hugepage-aligned start). */
+	 *  hugepages maps N+1 (its malloc header sits before the hugepage-aligned start).
+	 *  Elastic mempools count whole pages: their chunks map exactly what this says. */
 	uint64_t pinned_bytes;
 	uint64_t in_use_bytes;      /**< bytes handed out (rounded classes) */
 	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */
