@@ -82,15 +82,19 @@ struct alignas(RTE_CACHE_LINE_SIZE) chunk {
     uint64_t bytes;                      // pinned bytes
     rte_mempool_objhdr **elt_prev;       // elt_list slot before the chunk's first objhdr
     rte_mempool_memhdr **mem_prev;       // mem_list slot before the chunk's first memhdr
+    bool stack_in_mz;                    // `stack` lies at the end of the memzone (not rte_malloc)
 };
 
 // The object -> chunk table: one slot per granule (a page, or 64 KiB when the pool has no page
-// size) of every added chunk, open addressing. Added chunks start on a granule and cover whole
-// granules, so a granule belongs to one chunk at most; a granule not in the table is the base's
-// (a drop-in base arrives from DPDK in pieces we cannot align). Rebuilt on shrink (rare).
+// size) that an added chunk touches, open addressing. A chunk's memzone need not start on a
+// page (its malloc header comes first), so a granule may hold the end of one chunk and the
+// start of the next: a slot names up to two chunks, and the object's address picks one by
+// range; more than two (chunks smaller than a granule) mark it crowded (scan). An address in
+// no added chunk is the base's (a drop-in base is DPDK's memory, in pieces). Rebuilt on shrink.
 struct page_slot {
     uintptr_t key;                       // (address >> granule shift) + 1; 0 = empty
-    uint32_t idx;                        // chunk index
+    uint32_t idx[2];                     // chunk index + 1 of chunks in the granule; 0 = none
+    uint32_t crowded;                    // more chunks than idx holds
 };
 
 // Per-lcore magazine of a pool without a DPDK cache: a small LIFO of free objects of the BASE
@@ -142,6 +146,12 @@ struct pool_state {
     bool pktmbuf;                        // objects are mbufs: replay rte_pktmbuf_init
     bool auto_tick;                      // the creating process registers it for maintenance
     bool destroying;                     // rte_mempool_free started: never grow again
+    bool no_guard;                       // ELASTIC_MEMPOOL_F_NO_GUARD
+    bool guarded;                        // a snapshotting PMD's Rx queue uses it (guard_check)
+    uint16_t guard_port;
+    elastic_chunk_hook_fn *hook;         // per-chunk hook (owner process only) or NULL
+    void *hook_arg;
+    uint64_t nb_hook_veto;               // (grow) growths the hook refused
     std::atomic<void *> ticket{nullptr}; // maintenance registration (owner process) or NULL
     ledger *led;                         // the chunk ledger (guarded by `grow`)
     chunk_rec *recs;                     // its records, max_chunks of them
@@ -149,9 +159,7 @@ struct pool_state {
     // store (guarded by `store`): what get and put touch, on one cache line of its own
     alignas(RTE_CACHE_LINE_SIZE) spin_lock store;
     uint32_t nb_chunks;
-    uint32_t nb_ranges;
     uint32_t first_hint;                 // no active chunk below this index has free objects
-    uint32_t range_hint;                 // range of the last put (puts come in runs)
     uint32_t free_active;                // objects that can be handed out
     uint32_t parked;                     // objects back in a retiring chunk
     int32_t retiring;                    // index of the retiring chunk, or -1
@@ -213,6 +221,10 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept;
 int maintain(pool_state *s, bool sample_now_only) noexcept;
 int trim(pool_state *s) noexcept;
 void mark_destroying(pool_state *s) noexcept;
+// The DESTROY event: the hook sees ELASTIC_CHUNK_EV_RELEASE for every chunk still held.
+void hooks_on_destroy(pool_state *s) noexcept;
+// elastic_mempool_chunk_hook_set(): 0 or -errno.
+int hook_set(pool_state *s, elastic_chunk_hook_fn *hook, void *arg) noexcept;
 void log_destroy(pool_state *s) noexcept;
 void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept;
 void sizing(pool_state *s, elastic_pool_sizing *sz) noexcept;
