@@ -16,6 +16,8 @@
 #     --all       let the test run to its end (cache groups too) instead of stopping once the
 #                 default_pool groups are done
 #     --lcores    EAL -l list (0,1)
+#     --keep DIR  keep dpdk-test's output of every run there (run<N>.txt) and print every
+#                 configuration's ratio
 # Bounded: each run is killed after (configurations x time) + 120 s. Every run has its own
 # --file-prefix, cleaned afterwards.
 set -u
@@ -25,6 +27,7 @@ runs=3
 scale=10
 all=0
 lcores=0,1
+keep=
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift ;;
@@ -32,6 +35,7 @@ while [ $# -gt 0 ]; do
     --scale) scale=$2; shift ;;
     --all) all=1 ;;
     --lcores) lcores=$2; shift ;;
+    --keep) keep=$2; shift ;;
     -h | --help) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) echo "mempool-perf-ab.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -86,9 +90,12 @@ for r in $(seq 1 "$runs"); do
     fi
 done
 
-python3 - "$tmp" "$runs" "$scale" <<'PY'
+if [ -n "$keep" ]; then
+    mkdir -p "$keep" && cp "$tmp"/run*.txt "$keep"/
+fi
+python3 - "$tmp" "$runs" "$scale" "$keep" <<'PY'
 import re, statistics, sys
-tmp, runs, scale = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+tmp, runs, scale, verbose = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] != ""
 pat = re.compile(r"mempool_autotest cache=(\d+) cores=(\d+) n_get_bulk=(\d+) n_put_bulk=(\d+) "
                  r"n_keep=(\d+) constant_n=(\d+) rate_persec=(\d+)")
 per_group = {}   # group label -> list of per-run medians
@@ -122,6 +129,11 @@ for r in range(1, runs + 1):
         ratios = [el[k] / ring[k] for k in keys if ring[k] > 0]
         label = "%d lcore%s%s" % (cores, "s" if cores > 1 else "", " (max)" if gi == 2 else "")
         med = statistics.median(ratios)
+        if verbose:
+            for k in keys:
+                print("    %-14s get %3d put %3d keep %3d const %d: ring %8.1f elastic %8.1f -> %.3f"
+                      % (label, k[0], k[1], k[2], k[3], ring[k] / 1e6, el[k] / 1e6,
+                         el[k] / ring[k]))
         per_group.setdefault(label, []).append(med)
         print("  %-14s %7d %12.1f %12.1f %8.3f %8.3f %8.3f" % (
             label, len(keys), statistics.median(ring[k] for k in keys) / 1e6,

@@ -719,12 +719,20 @@ int state_alloc(rte_mempool *mp) noexcept
     // explicit pool (the base is a memzone) or a drop-in pool populated in full (everything is
     // base). A lazy drop-in pool's base is DPDK's memory in pieces: it goes through the store.
     const bool mags = mp->cache_size == 0 && (s->explicit_mode || !s->lazy);
-    // Only its lcore can hand a magazine's objects out: keep all magazines together to at most
-    // a quarter of the base (lcores of the EAL, at least 2 counted).
+    // Only its lcore can hand a magazine's objects out: all magazines together hold at most
+    // half the base (lcores of the EAL, at least 2 counted), each at most DPDK's largest cache.
     s->mag_limit = std::min<uint32_t>(mag_cap, (s->explicit_mode ? s->base_objs : mp->size) /
-                                                   (4 * std::max(2u, rte_lcore_count())));
-    if (mags && s->mag_limit >= 4)
-        s->mags = zalloc<magazine>("elastic_mempool_mags", RTE_MAX_LCORE, mp->socket_id);
+                                                   (2 * std::max(2u, rte_lcore_count())));
+    // One magazine per lcore id up to the EAL's highest (threads registered later go to the
+    // store).
+    unsigned last = 0;
+    for (unsigned l = rte_get_next_lcore(-1, 0, 0); l < RTE_MAX_LCORE;
+         l = rte_get_next_lcore(l, 0, 0))
+        last = l;
+    if (mags && s->mag_limit >= 4) {
+        s->mags = zalloc<magazine>("elastic_mempool_mags", last + 1, mp->socket_id);
+        s->nb_mags = s->mags != nullptr ? last + 1 : 0;
+    }
     s->recs = zalloc<chunk_rec>("elastic_mempool_ledger", s->max_chunks, mp->socket_id);
     s->led = zalloc<ledger>("elastic_mempool_ledger", 1, mp->socket_id);
     auto undo = [s]() noexcept {
@@ -813,7 +821,7 @@ inline magazine *my_mag(pool_state *s) noexcept
     if (s->mags == nullptr || s->owner_pid != self_pid)
         return nullptr;
     const unsigned l = rte_lcore_id();
-    return l < RTE_MAX_LCORE ? &s->mags[l] : nullptr;
+    return l < s->nb_mags ? &s->mags[l] : nullptr;
 }
 
 // Small copies inline (a get or put of one or a few objects is the common call).
@@ -833,20 +841,20 @@ inline bool is_base_obj(const pool_state *s, const void *obj) noexcept
     return !s->explicit_mode || reinterpret_cast<uintptr_t>(obj) - s->base_lo < s->base_span;
 }
 
-// Put n objects into the calling lcore's magazine if they are all the base's and fit.
-inline bool mag_put(pool_state *s, magazine &m, void *const *objs, unsigned n) noexcept
+// Put into the calling lcore's magazine what fits of n objects if all are the base's; returns
+// how many went in (the first ones), the rest is for the store.
+inline unsigned mag_put(pool_state *s, magazine &m, void *const *objs, unsigned n) noexcept
 {
-    if (n > s->mag_limit)
-        return false;
+    const uint32_t len = m.len.load(std::memory_order_relaxed);
+    const unsigned k = std::min<unsigned>(n, s->mag_limit - len);
+    if (k == 0)
+        return 0;
     for (unsigned j = 0; j < n; j++)
         if (!is_base_obj(s, objs[j]))
-            return false;
-    const uint32_t len = m.len.load(std::memory_order_relaxed);
-    if (len + n > s->mag_limit)
-        return false;
-    copy_objs(m.objs + len, objs, n);
-    m.len.store(len + n, std::memory_order_relaxed);
-    return true;
+            return 0;
+    copy_objs(m.objs + len, objs, k);
+    m.len.store(len + k, std::memory_order_relaxed);
+    return k;
 }
 
 inline bool mag_get(magazine &m, void **objs, unsigned n) noexcept
@@ -880,11 +888,15 @@ unsigned mag_flush_own(pool_state *s) noexcept
 
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
 {
-    if (magazine *m = my_mag(s); m != nullptr && mag_put(s, *m, objs, n)) {
-        if (unlikely(static_cast<uint32_t>(m - s->mags) >= s->mag_hw.load(
-                         std::memory_order_relaxed)))
+    if (magazine *m = my_mag(s); m != nullptr) {
+        const unsigned k = mag_put(s, *m, objs, n);
+        if (k != 0 && unlikely(static_cast<uint32_t>(m - s->mags) >=
+                               s->mag_hw.load(std::memory_order_relaxed)))
             note_mag_user(s, *m);
-        return 0;
+        if (k == n)
+            return 0;
+        objs += k; // the rest goes home through the store
+        n -= k;
     }
     lock_guard g(s->store);
     if (chunk *pc = s->put_c; pc != nullptr && pc->nb_free + n <= pc->cap) {
@@ -957,13 +969,35 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
     return 0;
 }
 
+namespace {
+
+// The store alone serves n (no growth, no magazine). Takes the store lock.
+bool store_dequeue_from_store(pool_state *s, void **objs, unsigned n) noexcept
+{
+    const uint64_t now = (s->clock != nullptr && s->owner_pid == self_pid) ? now_ns(s) : 0;
+    lock_guard g(s->store);
+    if (s->free_active < n)
+        return false;
+    take(s, objs, n, now);
+    return true;
+}
+
+} // namespace
+
 int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
 {
     if (unlikely(n == 0))
         return 0;
     magazine *m = my_mag(s);
-    if (m != nullptr && mag_get(*m, objs, n))
-        return 0; // the base's objects: the oldest chunk, and its stamp is moot (never released)
+    if (m != nullptr) {
+        if (mag_get(*m, objs, n))
+            return 0; // the base's objects: the oldest chunk; its stamp is moot (never released)
+        // Not enough in it: the store is asked for the rest; the magazine adds its own only
+        // once the store has served (so that a failed get takes nothing from it).
+        const uint32_t k = m->len.load(std::memory_order_relaxed);
+        if (k != 0 && store_dequeue_from_store(s, objs + k, n - k))
+            return mag_get(*m, objs, k) ? 0 : -EIO;
+    }
     // Reading the clock costs more than the rest of a get on some machines (rdtsc ~60 ns in a
     // VM): with the default clock a get only marks the chunk and maintenance stamps it with
     // its own time (idle times are then late by at most one tick). A custom clock (tests,

@@ -104,7 +104,7 @@ struct page_slot {
 // as free and home (get_count, stats, the ledger); like DPDK's per-lcore caches, only their
 // lcore can hand them out: its own get drains it home when the store runs dry, and
 // elastic_mempool_cache_flush() drains it on request. `len` is atomic for the other readers.
-inline constexpr uint32_t mag_cap = 256;
+inline constexpr uint32_t mag_cap = RTE_MEMPOOL_CACHE_MAX_SIZE;
 struct alignas(RTE_CACHE_LINE_SIZE) magazine {
     std::atomic<uint32_t> len;
     void *objs[mag_cap];
@@ -180,6 +180,7 @@ struct pool_state {
     // read-mostly: what the datapath reads before it takes a lock
     alignas(RTE_CACHE_LINE_SIZE) magazine *mags; // RTE_MAX_LCORE of them, or NULL (DPDK cache)
     uint32_t mag_limit;                  // objects a magazine holds at most
+    uint32_t nb_mags;                    // magazines (lcore ids 0 .. nb_mags - 1)
     std::atomic<uint32_t> mag_hw;        // 1 + highest lcore that used its magazine
     uintptr_t base_lo;                   // explicit pools: the base chunk's memzone span
     uintptr_t base_span;                 // (0: drop-in, base = not in the page table)

@@ -99,12 +99,12 @@ TEST(MempoolDatapath, GrownChunksDrainPastMagazines)
     for (auto it = v.rbegin(); it != v.rend(); ++it)
         rte_mempool_put(mp, *it);
     auto xs = xstats_of(mp);
-    EXPECT_EQ(xs.magazine_objs, 64u); // the limit: base 512 / 8
+    EXPECT_EQ(xs.magazine_objs, 128u); // the limit: base 512 / (2 x 2 lcores)
     EXPECT_EQ(xs.free_objs, 1024u);
     clk.advance_ms(6000);
     EXPECT_EQ(elastic_mempool_trim(mp), 2);
     EXPECT_EQ(stats_of(mp).nb_chunks, 1u);
-    EXPECT_EQ(xstats_of(mp).magazine_objs, 64u);
+    EXPECT_EQ(xstats_of(mp).magazine_objs, 128u);
     EXPECT_EQ(rte_mempool_avail_count(mp), 1024u);
     // And every object is still there exactly once.
     std::vector<void *> w(512);
@@ -125,21 +125,21 @@ TEST(MempoolDatapath, MagazineIsItsLcoresOwn)
     std::vector<void *> v(512);
     ASSERT_EQ(rte_mempool_get_bulk(mp, v.data(), 512), 0);
     for (void *o : v)
-        rte_mempool_put(mp, o); // 64 to this lcore's magazine, the rest to the store
-    EXPECT_EQ(xstats_of(mp).magazine_objs, 64u);
+        rte_mempool_put(mp, o); // 128 to this lcore's magazine, the rest to the store
+    EXPECT_EQ(xstats_of(mp).magazine_objs, 128u);
     EXPECT_EQ(rte_mempool_avail_count(mp), 512u); // free, wherever they are
     on_other_lcore([&] {
         std::vector<void *> w(512);
         EXPECT_EQ(rte_mempool_get_bulk(mp, w.data(), 512), -ENOBUFS);
-        ASSERT_EQ(rte_mempool_get_bulk(mp, w.data(), 448), 0);
-        rte_mempool_put_bulk(mp, w.data(), 448);
+        ASSERT_EQ(rte_mempool_get_bulk(mp, w.data(), 384), 0);
+        rte_mempool_put_bulk(mp, w.data(), 384);
     });
     // The owner gets all 512: the store is short, so its magazine goes home first.
     ASSERT_EQ(rte_mempool_get_bulk(mp, v.data(), 512), 0);
     EXPECT_EQ(std::set<void *>(v.begin(), v.end()).size(), 512u);
     for (void *o : v)
         rte_mempool_put(mp, o);
-    EXPECT_EQ(elastic_mempool_cache_flush(mp), 64);
+    EXPECT_EQ(elastic_mempool_cache_flush(mp), 128);
     on_other_lcore([&] {
         std::vector<void *> w(512);
         EXPECT_EQ(rte_mempool_get_bulk(mp, w.data(), 512), 0);
