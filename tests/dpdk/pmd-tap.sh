@@ -97,11 +97,12 @@ while n < 4_000_000 and time.time() < end:
 print("sent %d refused %d" % (n, refused))
 PY
 src=$?
+# The kernel's drops on the tap's queue (it sends faster than the PMD reads), while it exists.
+tx_dropped=$(ip -n "$ns" -s link show "$iface" 2>/dev/null | awk '/TX:/ { getline; print $4 }')
 signal_reader USR1
 wait "$rpid"
 rrc=$?
 rpid=
-tx_dropped=$(ip -n "$ns" -s link show "$iface" 2>/dev/null | awk '/TX:/ { getline; print $4 }')
 echo "--- sender exit $src: $(cat "$work/sender.log")"
 echo "--- reader exit $rrc"
 cat "$work/reader.log"
