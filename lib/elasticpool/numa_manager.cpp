@@ -220,7 +220,9 @@ elastic_numa_mempool_family *handle(mempool_family *f) noexcept
 }
 
 struct manager {
-    std::mutex mu;
+    // Recursive: a mempool whose creation fails inside a family's creation is freed under this
+    // lock, and freeing a pool takes it (numa_forget_mempool).
+    std::recursive_mutex mu;
     std::shared_ptr<const numa_topology> topo;
     std::string synthetic; // empty: the machine
     std::map<std::string, std::unique_ptr<pool_family>, std::less<>> families;
