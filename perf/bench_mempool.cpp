@@ -86,7 +86,10 @@ rte_mempool *make_pool(const char *ops, unsigned cache)
         elastic_mempool_params_init(&p);
         p.base_objs = (pool_objs + 7) / 8;
         p.chunk_objs = (pool_objs + 7) / 8;
-        p.flags = ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_SHRINK;
+        // Lock-free per-lcore magazines (used without a DPDK cache), as a drop-in pool
+        // populated in full has them.
+        p.flags = ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_SHRINK |
+                  ELASTIC_MEMPOOL_F_LCORE_MAGAZINE;
         rte_mempool *mp = elastic_mempool_create(name, pool_objs, elt_size, cache, 0, nullptr,
                                                  nullptr, nullptr, nullptr, SOCKET_ID_ANY, 0,
                                                  &p);

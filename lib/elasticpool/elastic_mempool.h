@@ -68,6 +68,12 @@ extern "C" {
  *  pool grows and releases whatever uses it. Only for tests that show what the guard prevents.
  *  Drop-in pools: ELASTIC_MEMPOOL_NO_GUARD=1. */
 #define ELASTIC_MEMPOOL_F_NO_GUARD    (1u << 5)
+/** Per-lcore magazines for a pool without a DPDK cache (cache_size 0): each EAL lcore keeps up
+ *  to RTE_MEMPOOL_CACHE_MAX_SIZE free base-chunk objects that its gets and puts use without a
+ *  lock (docs/mempool-driver.md). The price: a double put into a magazine is not detected
+ *  (nb_double_put counts only those the store sees). Drop-in pools populated in full (which
+ *  have no double-put detection) get magazines without asking. */
+#define ELASTIC_MEMPOOL_F_LCORE_MAGAZINE (1u << 6)
 /** @} */
 
 /** Creation parameters. Always start from elastic_mempool_params_init(). */
@@ -107,6 +113,11 @@ struct elastic_mempool_xstats {
 	uint32_t guarded;
 	uint16_t guard_port;          /**< the port that set `guarded` (when set) */
 	uint64_t nb_hook_veto;        /**< growths the chunk hook refused */
+	uint64_t nb_double_put;       /**< objects put back while already free (a double put):
+	                                   dropped, not handed out twice; logged. Detected for the
+	                                   chunks the driver reserves (every chunk of an explicit
+	                                   pool, grown chunks of a drop-in pool); a drop-in base
+	                                   DPDK populated detects only a put into a full chunk */
 	uint32_t magazine_objs;       /**< of free_objs, those in per-lcore magazines (base chunk
 				       *   objects of a pool without a DPDK cache) */
 	uint64_t nb_grow_busy;        /**< gets that failed because another growth was under way
@@ -122,7 +133,9 @@ void elastic_mempool_params_init(struct elastic_mempool_params *p) ELASTIC_MP_NO
  * @return the pool, or NULL with rte_errno:
  *   - ENOTSUP: the "elastic" ops are not registered (the driver is not loaded)
  *   - EINVAL: n_max 0, n_max below the base, zero base/chunk objects, zero periods, unknown flags,
- *     cache_size above RTE_MEMPOOL_CACHE_MAX_SIZE or above n_max / 1.5, priv_size not aligned
+ *     cache_size above RTE_MEMPOOL_CACHE_MAX_SIZE or above n_max / 1.5, priv_size not aligned,
+ *     a name with bytes outside printable ASCII, '"' or '\\', a socket that is neither
+ *     SOCKET_ID_ANY nor one of the EAL's
  *   - ENAMETOOLONG: name longer than RTE_MEMPOOL_NAMESIZE - 1
  *   - EEXIST: a mempool of that name exists
  *   - ENOMEM: the base chunk or the pool's bookkeeping could not be allocated

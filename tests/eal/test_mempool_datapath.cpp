@@ -34,6 +34,7 @@ rte_mempool *make(const char *name, unsigned n, unsigned base, unsigned chunk,
 {
     p.base_objs = base;
     p.chunk_objs = chunk;
+    p.flags |= ELASTIC_MEMPOOL_F_LCORE_MAGAZINE;
     return elastic_mempool_create(name, n, elt, 0, 0, nullptr, nullptr, init, arg,
                                   SOCKET_ID_ANY, 0, &p);
 }
@@ -79,6 +80,43 @@ TEST(MempoolDatapath, MagazineObjectsAreFree)
     EXPECT_EQ(elastic_mempool_cache_flush(mp), 40); // the lcore's magazine goes home
     EXPECT_EQ(xstats_of(mp).magazine_objs, 0u);
     EXPECT_EQ(xstats_of(mp).free_objs, 512u);
+}
+
+// Without ELASTIC_MEMPOOL_F_LCORE_MAGAZINE an explicit pool has no magazine and every double
+// put is caught by the store; with it, a double put into a magazine is caught when the magazine
+// goes home, and the object is still handed out once.
+TEST(MempoolDatapath, MagazineIsOptInAndDoublePutsAreCaughtHome)
+{
+    auto p = manual_params(512, 512, nullptr);
+    p.base_objs = 512;
+    p.chunk_objs = 512;
+    rte_mempool *plain = elastic_mempool_create("mdp_plain", 512, elt, 0, 0, nullptr, nullptr,
+                                                nullptr, nullptr, SOCKET_ID_ANY, 0, &p);
+    ASSERT_NE(plain, nullptr);
+    pool_guard g1{plain};
+    void *o = nullptr, *other = nullptr;
+    ASSERT_EQ(rte_mempool_get(plain, &other), 0); // (so that the chunk is not full)
+    ASSERT_EQ(rte_mempool_get(plain, &o), 0);
+    rte_mempool_put(plain, o);
+    EXPECT_EQ(xstats_of(plain).magazine_objs, 0u);
+    rte_mempool_put(plain, o); // a double put
+    EXPECT_EQ(xstats_of(plain).nb_double_put, 1u);
+    rte_mempool_put(plain, other);
+
+    auto q = manual_params(512, 512, nullptr);
+    rte_mempool *mp = make("mdp_double", 512, 512, 512, q);
+    ASSERT_NE(mp, nullptr);
+    pool_guard g2{mp};
+    ASSERT_EQ(rte_mempool_get(mp, &o), 0);
+    rte_mempool_put(mp, o);
+    rte_mempool_put(mp, o); // both copies land in the magazine
+    EXPECT_EQ(xstats_of(mp).magazine_objs, 2u);
+    EXPECT_EQ(elastic_mempool_cache_flush(mp), 2);
+    EXPECT_EQ(xstats_of(mp).nb_double_put, 1u);
+    std::vector<void *> all(512);
+    ASSERT_EQ(rte_mempool_get_bulk(mp, all.data(), 512), 0);
+    EXPECT_EQ(std::set<void *>(all.begin(), all.end()).size(), 512u);
+    rte_mempool_put_bulk(mp, all.data(), 512);
 }
 
 // Grown chunks' objects never enter a magazine: after a full ramp and free, with base objects
