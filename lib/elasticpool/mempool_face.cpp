@@ -756,8 +756,10 @@ int state_alloc(rte_mempool *mp) noexcept
     {
         // Page table: at most a load factor of 1/2 with every added chunk in.
         const size_t g = granule_of(s->pg_sz);
+        // (A chunk holds at most the pool's size: chunk_objs may be far larger, even UINT32_MAX.)
         const uint64_t granules =
-            uint64_t{s->max_chunks} * (plan_chunk(s, s->chunk_objs).pinned / g + 2);
+            uint64_t{s->max_chunks} *
+            (plan_chunk(s, std::min(s->chunk_objs, mp->size)).pinned / g + 2);
         s->page_shift = rte_bsf64(g);
         s->page_mask = static_cast<uint32_t>(rte_align64pow2(std::max<uint64_t>(16,
                                                                                  2 * granules))) - 1;
