@@ -68,6 +68,12 @@ extern "C" {
  *  pool grows and releases whatever uses it. Only for tests that show what the guard prevents.
  *  Drop-in pools: ELASTIC_MEMPOOL_NO_GUARD=1. */
 #define ELASTIC_MEMPOOL_F_NO_GUARD    (1u << 5)
+/** Per-lcore magazines for a pool without a DPDK cache (cache_size 0): each EAL lcore keeps up
+ *  to RTE_MEMPOOL_CACHE_MAX_SIZE free base-chunk objects that its gets and puts use without a
+ *  lock (docs/mempool-driver.md). The price: a double put into a magazine is not detected
+ *  (nb_double_put counts only those the store sees). Drop-in pools populated in full (which
+ *  have no double-put detection) get magazines without asking. */
+#define ELASTIC_MEMPOOL_F_LCORE_MAGAZINE (1u << 6)
 /** @} */
 
 /** Creation parameters. Always start from elastic_mempool_params_init(). */
@@ -99,7 +105,7 @@ struct elastic_mempool_xstats {
 	uint64_t nb_unretire;         /**< retiring chunks taken back into service */
 	uint64_t grow_ns_max;         /**< slowest growth (reserve + populate + obj_init) */
 	uint32_t populated;           /**< objects that exist now (base + chunks) */
-	uint32_t free_objs;           /**< objects in the store that can be handed out */
+	uint32_t free_objs;           /**< objects that can be handed out (store + magazines) */
 	uint32_t parked_objs;         /**< objects back in a retiring chunk */
 	uint32_t retiring;            /**< 1 when the last chunk is retiring */
 	/** 1 once an Rx queue of a PMD that snapshots pool memory (AF_XDP, mlx5, ...; see
@@ -112,6 +118,10 @@ struct elastic_mempool_xstats {
 	                                   chunks the driver reserves (every chunk of an explicit
 	                                   pool, grown chunks of a drop-in pool); a drop-in base
 	                                   DPDK populated detects only a put into a full chunk */
+	uint32_t magazine_objs;       /**< of free_objs, those in per-lcore magazines (base chunk
+				       *   objects of a pool without a DPDK cache) */
+	uint64_t nb_grow_busy;        /**< gets that failed because another growth was under way
+				       *   (a get never waits for one) */
 };
 
 /** Fill @p p with the defaults. */
@@ -200,8 +210,10 @@ int elastic_mempool_trim(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;
 
 /**
  * Flush the calling lcore's default cache of @p mp back to the store (an elastic-aware lcore
- * calls it when it goes quiet, so its cached objects stop pinning a chunk). No-op on a non-EAL
- * thread or a pool without cache.
+ * calls it when it goes quiet, so its cached objects stop pinning a chunk). For a pool without
+ * a DPDK cache, the driver's per-lcore magazine of the lcore goes home instead (it holds only
+ * base-chunk objects, which pin nothing; this makes the pool hand out strictly oldest-first
+ * again). No-op on a non-EAL thread.
  * @return objects flushed, or -EINVAL.
  */
 int elastic_mempool_cache_flush(struct rte_mempool *mp) ELASTIC_MP_NOEXCEPT;

@@ -347,8 +347,10 @@ int elastic_mempool_cache_flush(struct rte_mempool *mp) noexcept
         return -EINVAL;
     }
     const unsigned lcore = rte_lcore_id();
-    if (lcore == LCORE_ID_ANY || mp->cache_size == 0)
+    if (lcore == LCORE_ID_ANY)
         return 0;
+    if (mp->cache_size == 0) // the driver's own magazine (pools without a DPDK cache)
+        return static_cast<int>(mag_flush_own(state_of(mp)));
     rte_mempool_cache *cache = rte_mempool_default_cache(mp, lcore);
     if (cache == nullptr)
         return 0;

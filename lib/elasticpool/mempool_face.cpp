@@ -74,46 +74,69 @@ T *zalloc(const char *what, size_t n, int socket) noexcept
     return static_cast<T *>(p);
 }
 
-// Which chunk does obj belong to? Added chunks have a span; everything else is the base.
-// `hint` is the range that matched last (objects tend to come back in runs of one chunk).
-inline uint32_t chunk_of(const pool_state *s, const void *obj, uint32_t &hint) noexcept
+// Fibonacci hashing of a granule number into the page table.
+inline uint32_t page_hash(uintptr_t key, uint32_t mask) noexcept
 {
+    return static_cast<uint32_t>((uint64_t{key} * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+}
+
+// Which chunk does obj belong to? O(1): one probe of the page table in the common case (load
+// factor <= 1/2), then one or two address range checks. Not found: the base (chunk 0), whose
+// memory may be DPDK's. Store lock held.
+inline uint32_t chunk_of(const pool_state *s, const void *obj) noexcept
+{
+    if (s->nb_pages == 0)
+        return 0;
     const uintptr_t a = reinterpret_cast<uintptr_t>(obj);
-    if (hint < s->nb_ranges && a - s->ranges[hint].lo < s->ranges[hint].hi - s->ranges[hint].lo)
-        return s->ranges[hint].idx;
-    uint32_t lo = 0, hi = s->nb_ranges;
-    while (lo < hi) {
-        const uint32_t mid = (lo + hi) / 2;
-        if (s->ranges[mid].lo <= a)
-            lo = mid + 1;
+    const uintptr_t key = (a >> s->page_shift) + 1;
+    auto in = [s, a](uint32_t i) noexcept {
+        return a - s->chunks[i].va_lo < s->chunks[i].va_hi - s->chunks[i].va_lo;
+    };
+    for (uint32_t h = page_hash(key, s->page_mask);; h = (h + 1) & s->page_mask) {
+        const page_slot &e = s->pages[h];
+        if (e.key == 0)
+            return 0;
+        if (e.key != key)
+            continue;
+        for (uint32_t i : e.idx)
+            if (i != 0 && in(i - 1))
+                return i - 1;
+        if (e.crowded) // more than two chunks in one granule (small chunks): scan them
+            for (uint32_t i = 1; i < s->nb_chunks; i++)
+                if (in(i))
+                    return i;
+        return 0;
+    }
+}
+
+void pages_insert(pool_state *s, uintptr_t lo, uintptr_t hi, uint32_t idx) noexcept
+{
+    for (uintptr_t g = lo >> s->page_shift; g <= (hi - 1) >> s->page_shift; g++) {
+        const uintptr_t key = g + 1;
+        uint32_t h = page_hash(key, s->page_mask);
+        while (s->pages[h].key != 0 && s->pages[h].key != key)
+            h = (h + 1) & s->page_mask;
+        page_slot &e = s->pages[h];
+        if (e.key == 0) {
+            e.key = key;
+            s->nb_pages++;
+        }
+        if (e.idx[0] == 0)
+            e.idx[0] = idx + 1;
+        else if (e.idx[1] == 0)
+            e.idx[1] = idx + 1;
         else
-            hi = mid;
+            e.crowded = 1;
     }
-    if (lo > 0 && a < s->ranges[lo - 1].hi) {
-        hint = lo - 1;
-        return s->ranges[lo - 1].idx;
-    }
-    return 0;
 }
 
-void range_insert(pool_state *s, uintptr_t lo, uintptr_t hi, uint32_t idx) noexcept
+// Linear probing cannot simply empty a slot: rebuild from the chunks that stay (on shrink).
+void pages_rebuild(pool_state *s) noexcept
 {
-    uint32_t i = s->nb_ranges;
-    while (i > 0 && s->ranges[i - 1].lo > lo) {
-        s->ranges[i] = s->ranges[i - 1];
-        i--;
-    }
-    s->ranges[i] = range{lo, hi, idx};
-    s->nb_ranges++;
-}
-
-void range_remove(pool_state *s, uint32_t idx) noexcept
-{
-    uint32_t j = 0;
-    for (uint32_t i = 0; i < s->nb_ranges; i++)
-        if (s->ranges[i].idx != idx)
-            s->ranges[j++] = s->ranges[i];
-    s->nb_ranges = j;
+    memset(s->pages, 0, sizeof(page_slot) * (size_t{s->page_mask} + 1));
+    s->nb_pages = 0;
+    for (uint32_t i = 1; i < s->nb_chunks; i++)
+        pages_insert(s, s->chunks[i].va_lo, s->chunks[i].va_hi, i);
 }
 
 // Double-put detection (chunk::free_map). Store lock held.
@@ -429,6 +452,49 @@ void unlink_lists(rte_mempool *mp, chunk &c, uint32_t nb_objs) noexcept
     mp->mem_list.stqh_last = c.mem_prev;
 }
 
+// Marks a long operation under the grow lock (a growth, a release): a get that finds the pool
+// dry fails at once instead of waiting for it (see store_dequeue).
+struct busy_mark {
+    explicit busy_mark(pool_state *s) noexcept : s_(s) { s_->grow_busy.store(true); }
+    ~busy_mark() { s_->grow_busy.store(false); }
+    busy_mark(const busy_mark &) = delete;
+    busy_mark &operator=(const busy_mark &) = delete;
+    pool_state *s_;
+};
+
+// Objects in the magazines now (all of them the base chunk's). Relaxed reads: exact when no
+// datapath runs, as any count read by maintenance.
+uint32_t mag_total(const pool_state *s) noexcept
+{
+    if (s->mags == nullptr)
+        return 0;
+    uint32_t n = 0;
+    const uint32_t hw = s->mag_hw.load(std::memory_order_acquire);
+    for (uint32_t l = 0; l < hw; l++)
+        n += s->mags[l].len.load(std::memory_order_relaxed);
+    return n;
+}
+
+// Move magazine m home to the base chunk's stack; an object put twice (both copies in
+// magazines) is found here by the double-put map and dropped. Store lock held; called by m's
+// owner lcore.
+unsigned mag_drain_locked(pool_state *s, magazine &m) noexcept
+{
+    const uint32_t n = m.len.load(std::memory_order_relaxed);
+    if (n == 0)
+        return 0;
+    chunk &c = s->chunks[0];
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < n; j++)
+        if (mark_free(s, c, m.objs[j]))
+            c.stack[c.nb_free + kept++] = m.objs[j];
+    c.nb_free += kept;
+    s->free_active += kept; // the base is never retiring
+    s->first_hint = 0;
+    m.len.store(0, std::memory_order_relaxed);
+    return n;
+}
+
 // The base chunk's target for a DPDK-driven populate.
 uint32_t base_target(const pool_state *s) noexcept
 {
@@ -445,6 +511,7 @@ bool release_last_locked(pool_state *s) noexcept
     if (s->guarded || (s->hook != nullptr && s->owner_pid != self_pid))
         return false;
     chunk c;
+    busy_mark busy(s); // freeing a memzone takes a while: gets must not wait for it
     uint32_t idx;
     {
         lock_guard g(s->store);
@@ -460,9 +527,9 @@ bool release_last_locked(pool_state *s) noexcept
             s->parked -= lc.cap;
         if (s->retiring == static_cast<int32_t>(idx))
             s->retiring = -1;
-        range_remove(s, idx);
         s->put_c = nullptr;
         s->nb_chunks--;
+        pages_rebuild(s);
         s->populated -= lc.cap;
         s->first_hint = std::min(s->first_hint, s->nb_chunks);
         s->allocs_released += lc.allocs;
@@ -521,10 +588,19 @@ bool may_grow(const pool_state *s) noexcept
     return true;
 }
 
-// Objects of a chunk not home (handed out, in caches or rings). Store lock held.
-uint32_t chunk_out(const chunk &c) noexcept
+// Objects of a chunk not home (handed out, in caches or rings); a magazine is home (its objects
+// are the base's, free, and handed out like the store's). Store lock held.
+uint32_t chunk_out(const pool_state *s, uint32_t i) noexcept
 {
-    return c.cap - c.nb_free;
+    const chunk &c = s->chunks[i];
+    const uint32_t out = c.cap - c.nb_free;
+    return i == 0 ? out - std::min(out, mag_total(s)) : out;
+}
+
+// Objects out of the pool (handed out, in DPDK caches or rings). Store lock held.
+uint32_t objs_out(const pool_state *s) noexcept
+{
+    return s->populated - s->free_active - s->parked - mag_total(s);
 }
 
 // Objects the next chunk would hold (0 at the wall).
@@ -532,6 +608,13 @@ uint32_t next_chunk_objs(const pool_state *s) noexcept
 {
     const uint32_t left = s->mp->size - std::min(s->populated, s->mp->size);
     return std::min(s->nb_chunks == 0 ? s->base_objs : s->chunk_objs, left);
+}
+
+// The page table's granule: the page, or 64 KiB for pools without a page size
+// (RTE_MEMPOOL_F_NO_IOVA_CONTIG).
+size_t granule_of(size_t pg_sz) noexcept
+{
+    return pg_sz != 0 ? pg_sz : size_t{1} << 16;
 }
 
 // What the ledger asks of this face (under the grow lock).
@@ -542,23 +625,26 @@ public:
     uint64_t chunk_in_use(uint32_t i) noexcept override
     {
         lock_guard g(s_->store);
-        return chunk_out(s_->chunks[i]);
+        return chunk_out(s_, i);
     }
     uint64_t free_units() noexcept override
     {
         lock_guard g(s_->store);
-        return s_->free_active;
+        return s_->free_active + mag_total(s_);
     }
     uint64_t free_units_outside_last() noexcept override
     {
         lock_guard g(s_->store);
         const chunk &last = s_->chunks[s_->nb_chunks - 1];
-        return s_->free_active - (last.state == chunk_state::active ? last.nb_free : 0);
+        // Magazines hold the base's objects: outside the last chunk unless the base is last.
+        const uint32_t mags = s_->nb_chunks > 1 ? mag_total(s_) : 0;
+        return s_->free_active + mags -
+               (last.state == chunk_state::active ? last.nb_free : 0);
     }
     uint64_t in_use_bytes() noexcept override
     {
         lock_guard g(s_->store);
-        return uint64_t{s_->populated - s_->free_active - s_->parked} * s_->total_elt;
+        return uint64_t{objs_out(s_)} * s_->total_elt;
     }
     bool has_waiters() noexcept override { return false; } // a get never waits
     bool grow_ahead() noexcept override
@@ -667,17 +753,52 @@ int state_alloc(rte_mempool *mp) noexcept
     s->max_chunks = static_cast<uint32_t>(
         1 + (uint64_t{mp->size} - base + s->chunk_objs - 1) / s->chunk_objs);
     s->chunks = zalloc<chunk>("elastic_mempool_chunks", s->max_chunks, mp->socket_id);
-    s->ranges = zalloc<range>("elastic_mempool_ranges", s->max_chunks, mp->socket_id);
+    {
+        // Page table: at most a load factor of 1/2 with every added chunk in.
+        const size_t g = granule_of(s->pg_sz);
+        // (A chunk holds at most the pool's size: chunk_objs may be far larger, even UINT32_MAX.)
+        const uint64_t granules =
+            uint64_t{s->max_chunks} *
+            (plan_chunk(s, std::min(s->chunk_objs, mp->size)).pinned / g + 2);
+        s->page_shift = rte_bsf64(g);
+        s->page_mask = static_cast<uint32_t>(rte_align64pow2(std::max<uint64_t>(16,
+                                                                                 2 * granules))) - 1;
+        s->pages = zalloc<page_slot>("elastic_mempool_pages", size_t{s->page_mask} + 1,
+                                     mp->socket_id);
+    }
+    // Magazines for pools without a DPDK cache whose base objects are known by address: an
+    // explicit pool that asks (the base is a memzone; it gives up detecting double puts into
+    // a magazine) or a drop-in pool populated in full (everything is base, and DPDK's memory
+    // has no double-put map anyway). A lazy drop-in pool's base is DPDK's memory in pieces: it
+    // goes through the store.
+    const bool mags = mp->cache_size == 0 &&
+                      (s->explicit_mode ? (p.flags & ELASTIC_MEMPOOL_F_LCORE_MAGAZINE) != 0
+                                        : !s->lazy);
+    // Only its lcore can hand a magazine's objects out: all magazines together hold at most
+    // half the base (lcores of the EAL, at least 2 counted), each at most DPDK's largest cache.
+    s->mag_limit = std::min<uint32_t>(mag_cap, (s->explicit_mode ? s->base_objs : mp->size) /
+                                                   (2 * std::max(2u, rte_lcore_count())));
+    // One magazine per lcore id up to the EAL's highest (threads registered later go to the
+    // store).
+    unsigned last = 0;
+    for (unsigned l = rte_get_next_lcore(-1, 0, 0); l < RTE_MAX_LCORE;
+         l = rte_get_next_lcore(l, 0, 0))
+        last = l;
+    if (mags && s->mag_limit >= 4) {
+        s->mags = zalloc<magazine>("elastic_mempool_mags", last + 1, mp->socket_id);
+        s->nb_mags = s->mags != nullptr ? last + 1 : 0;
+    }
     s->recs = zalloc<chunk_rec>("elastic_mempool_ledger", s->max_chunks, mp->socket_id);
     s->led = zalloc<ledger>("elastic_mempool_ledger", 1, mp->socket_id);
     auto undo = [s]() noexcept {
         rte_free(s->chunks);
-        rte_free(s->ranges);
+        rte_free(s->pages);
+        rte_free(s->mags);
         rte_free(s->recs);
         rte_free(s->led);
         rte_free(s);
     };
-    if (s->chunks == nullptr || s->ranges == nullptr || s->recs == nullptr || s->led == nullptr) {
+    if (s->chunks == nullptr || s->pages == nullptr || s->recs == nullptr || s->led == nullptr) {
         undo();
         return -ENOMEM;
     }
@@ -738,7 +859,8 @@ void state_free(rte_mempool *mp) noexcept
         free_chunk_memory(s->chunks[i]);
     s->led->give_back_all();
     rte_free(s->chunks);
-    rte_free(s->ranges);
+    rte_free(s->pages);
+    rte_free(s->mags);
     rte_free(s->recs);
     rte_free(s->led);
     s->magic = 0;
@@ -746,8 +868,92 @@ void state_free(rte_mempool *mp) noexcept
     mp->pool_data = nullptr;
 }
 
+namespace {
+
+// The calling lcore's magazine, or NULL (a pool with a DPDK cache, a non-EAL thread, another
+// process: lcore ids are per process, and a magazine has exactly one user).
+inline magazine *my_mag(pool_state *s) noexcept
+{
+    if (s->mags == nullptr || s->owner_pid != self_pid)
+        return nullptr;
+    const unsigned l = rte_lcore_id();
+    return l < s->nb_mags ? &s->mags[l] : nullptr;
+}
+
+// Small copies inline (a get or put of one or a few objects is the common call).
+inline void copy_objs(void **dst, void *const *src, unsigned n) noexcept
+{
+    if (n <= 8) {
+        for (unsigned j = 0; j < n; j++)
+            dst[j] = src[j];
+    } else {
+        memcpy(dst, src, n * sizeof(void *));
+    }
+}
+
+inline bool is_base_obj(const pool_state *s, const void *obj) noexcept
+{
+    // Explicit: the base is chunk 0's memzone. Drop-in pools with magazines have no other chunk.
+    return !s->explicit_mode || reinterpret_cast<uintptr_t>(obj) - s->base_lo < s->base_span;
+}
+
+// Put into the calling lcore's magazine what fits of n objects if all are the base's; returns
+// how many went in (the first ones), the rest is for the store.
+inline unsigned mag_put(pool_state *s, magazine &m, void *const *objs, unsigned n) noexcept
+{
+    const uint32_t len = m.len.load(std::memory_order_relaxed);
+    const unsigned k = std::min<unsigned>(n, s->mag_limit - len);
+    if (k == 0)
+        return 0;
+    for (unsigned j = 0; j < n; j++)
+        if (!is_base_obj(s, objs[j]))
+            return 0;
+    copy_objs(m.objs + len, objs, k);
+    m.len.store(len + k, std::memory_order_relaxed);
+    return k;
+}
+
+inline bool mag_get(magazine &m, void **objs, unsigned n) noexcept
+{
+    const uint32_t len = m.len.load(std::memory_order_relaxed);
+    if (len < n)
+        return false;
+    copy_objs(objs, m.objs + (len - n), n);
+    m.len.store(len - n, std::memory_order_relaxed);
+    return true;
+}
+
+void note_mag_user(pool_state *s, const magazine &m) noexcept
+{
+    const uint32_t l = static_cast<uint32_t>(&m - s->mags) + 1;
+    uint32_t hw = s->mag_hw.load(std::memory_order_relaxed);
+    while (hw < l && !s->mag_hw.compare_exchange_weak(hw, l, std::memory_order_release))
+        ;
+}
+
+} // namespace
+
+unsigned mag_flush_own(pool_state *s) noexcept
+{
+    magazine *m = my_mag(s);
+    if (m == nullptr)
+        return 0;
+    lock_guard g(s->store);
+    return mag_drain_locked(s, *m);
+}
+
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
 {
+    if (magazine *m = my_mag(s); m != nullptr) {
+        const unsigned k = mag_put(s, *m, objs, n);
+        if (k != 0 && unlikely(static_cast<uint32_t>(m - s->mags) >=
+                               s->mag_hw.load(std::memory_order_relaxed)))
+            note_mag_user(s, *m);
+        if (k == n)
+            return 0;
+        objs += k; // the rest goes home through the store
+        n -= k;
+    }
     lock_guard g(s->store);
     if (chunk *pc = s->put_c; pc != nullptr && pc->nb_free + n <= pc->cap) {
         // Common case: all n go back to the chunk of the last put.
@@ -774,19 +980,20 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
             return 0;
         }
     }
-    uint32_t hint = s->range_hint;
     uint32_t to_active = 0, to_parked = 0;
     unsigned i = 0;
     while (i < n) {
-        const uint32_t idx = s->nb_ranges == 0 ? 0 : chunk_of(s, objs[i], hint);
+        // O(1) per object: a page table probe (a run of one chunk's objects is then one range
+        // check each).
+        const uint32_t idx = chunk_of(s, objs[i]);
         chunk &c = s->chunks[idx];
         void **const stack = c.stack;
         const uint32_t cap = c.cap;
         uint32_t nf = c.nb_free;
         unsigned j = i;
-        // The run of objects of this chunk (one address range check each).
         unsigned dropped = 0;
         if (c.mz != nullptr) {
+            // The run of objects of this chunk (one address range check each).
             const uintptr_t lo = c.va_lo, span = c.va_hi - c.va_lo;
             for (; j < n && nf < cap && reinterpret_cast<uintptr_t>(objs[j]) - lo < span; j++) {
                 if (likely(mark_free(s, c, objs[j])))
@@ -794,11 +1001,13 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
                 else
                     dropped++;
             }
-        } else if (s->nb_ranges == 0) {
-            while (j < n && nf < cap)
+        } else if (s->nb_pages == 0) {
+            while (j < n && nf < cap) // no added chunk: everything is the base's
                 stack[nf++] = objs[j++];
-        } else if (nf < cap) {
-            stack[nf++] = objs[j++];
+        } else {
+            // A drop-in base has no span: the run goes on while the table says "base".
+            while (j < n && nf < cap && (j == i || chunk_of(s, objs[j]) == 0))
+                stack[nf++] = objs[j++];
         }
         if (unlikely(j == i)) {
             EMP_LOG(ERR, "%s: object %p put into a full chunk %u (double free?)\n",
@@ -822,14 +1031,38 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
     }
     s->free_active += to_active;
     s->parked += to_parked;
-    s->range_hint = hint;
     return 0;
 }
+
+namespace {
+
+// The store alone serves n (no growth, no magazine). Takes the store lock.
+bool store_dequeue_from_store(pool_state *s, void **objs, unsigned n) noexcept
+{
+    const uint64_t now = (s->clock != nullptr && s->owner_pid == self_pid) ? now_ns(s) : 0;
+    lock_guard g(s->store);
+    if (s->free_active < n)
+        return false;
+    take(s, objs, n, now);
+    return true;
+}
+
+} // namespace
 
 int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
 {
     if (unlikely(n == 0))
         return 0;
+    magazine *m = my_mag(s);
+    if (m != nullptr) {
+        if (mag_get(*m, objs, n))
+            return 0; // the base's objects: the oldest chunk; its stamp is moot (never released)
+        // Not enough in it: the store is asked for the rest; the magazine adds its own only
+        // once the store has served (so that a failed get takes nothing from it).
+        const uint32_t k = m->len.load(std::memory_order_relaxed);
+        if (k != 0 && store_dequeue_from_store(s, objs + k, n - k))
+            return mag_get(*m, objs, k) ? 0 : -EIO;
+    }
     // Reading the clock costs more than the rest of a get on some machines (rdtsc ~60 ns in a
     // VM): with the default clock a get only marks the chunk and maintenance stamps it with
     // its own time (idle times are then late by at most one tick). A custom clock (tests,
@@ -856,6 +1089,8 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                         c.alloc_mark = 1;
                     c.allocs += n;
                     s->free_active -= n;
+                    // The store's view of demand: objects in magazines count as out here
+                    // (over by at most what the magazines hold; ticks take the exact figure).
                     const uint32_t out = s->populated - s->free_active - s->parked;
                     if (unlikely(out > s->tick_peak)) {
                         s->tick_peak = out;
@@ -867,17 +1102,37 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                 return 0;
             }
         }
-        // Slow path: grow until n objects are free or the pool cannot grow.
-        lock_guard gg(s->grow);
+        // The store cannot serve n. This lcore's magazine goes home first (other lcores'
+        // magazines are theirs alone, as DPDK's per-lcore caches are: at most mag_limit each).
+        if (m != nullptr && m->len.load(std::memory_order_relaxed) != 0) {
+            {
+                lock_guard g(s->store);
+                mag_drain_locked(s, *m);
+            }
+            continue;
+        }
+        // Then a growth of our own, but never wait for another one (1-2 ms): a growth in
+        // progress (datapath or maintenance) makes this get fail at once, as a dry ring would.
+        // Short holders of the grow lock (ticks, stats) are waited for.
+        if (!s->grow.try_lock()) {
+            if (s->grow_busy.load(std::memory_order_relaxed)) {
+                lock_guard g(s->store);
+                s->nb_grow_busy++;
+                s->nb_alloc_fail++;
+                return -ENOBUFS;
+            }
+            rte_pause();
+            continue;
+        }
         bool enough;
         {
             lock_guard g(s->store);
             unretire(s);
             enough = s->free_active >= n;
         }
-        if (enough)
-            continue;
-        if (grow_locked(s, grow_origin::datapath) < 0) {
+        const int ret = enough ? 0 : grow_locked(s, grow_origin::datapath);
+        s->grow.unlock();
+        if (ret < 0) {
             lock_guard g(s->store);
             s->nb_alloc_fail++;
             return -ENOBUFS;
@@ -890,7 +1145,7 @@ unsigned store_count(const pool_state *s) noexcept
     // Free (active and parked) plus what is not populated yet: DPDK's avail_count caps its sum
     // with the caches at mp->size, and in-use = size - avail stays right while the pool grows.
     const uint32_t free_objs = __atomic_load_n(&s->free_active, __ATOMIC_RELAXED) +
-                               __atomic_load_n(&s->parked, __ATOMIC_RELAXED);
+                               __atomic_load_n(&s->parked, __ATOMIC_RELAXED) + mag_total(s);
     const uint32_t populated = __atomic_load_n(&s->populated, __ATOMIC_RELAXED);
     return free_objs + (s->mp->size - std::min(populated, s->mp->size));
 }
@@ -996,6 +1251,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     const uint64_t mem = plan.pinned;
     if (base ? !s->led->admit_base(mem) : !s->led->admit(objs, mem))
         return -ENOBUFS; // the node budget
+    busy_mark busy(s);
     const uint64_t t0 = tsc_ns();
     char name[RTE_MEMZONE_NAMESIZE];
     snprintf(name, sizeof(name), "EMP%" PRIxPTR "_%u", reinterpret_cast<uintptr_t>(mp),
@@ -1111,7 +1367,12 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     lock_guard g(s->store);
     s->nb_chunks++;
     s->put_c = nullptr;
-    range_insert(s, c.va_lo, c.va_hi, idx);
+    if (base) {
+        s->base_lo = c.va_lo; // explicit pools: what a magazine may hold
+        s->base_span = c.va_hi - c.va_lo;
+    } else {
+        pages_insert(s, c.va_lo, c.va_hi, idx);
+    }
     s->free_active += staged;
     s->populated += staged;
     s->first_hint = std::min(s->first_hint, idx);
@@ -1135,7 +1396,7 @@ int maintain(pool_state *s, bool sample_now_only) noexcept
         // The peak of demand since the last tick (gets do not call the ledger).
         lock_guard g(s->store);
         peak = s->tick_peak;
-        s->tick_peak = s->populated - s->free_active - s->parked;
+        s->tick_peak = objs_out(s);
     }
     s->led->observe(uint64_t{peak} * s->total_elt);
     face f(s);
@@ -1197,7 +1458,8 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
     lock_guard gg(s->grow); // the ledger's figures
     lock_guard g(s->store);
     const uint64_t te = s->total_elt;
-    const uint32_t out = s->populated - s->free_active - s->parked;
+    const uint32_t mags = mag_total(s);
+    const uint32_t out = s->populated - s->free_active - s->parked - mags;
     if (st != nullptr) {
         *st = elastic_pool_stats{};
         st->in_use_bytes = out * te;
@@ -1221,13 +1483,15 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         xs->nb_unretire = s->nb_unretire;
         xs->grow_ns_max = s->led->grow_ns_max();
         xs->populated = s->populated;
-        xs->free_objs = s->free_active;
+        xs->free_objs = s->free_active + mags;
         xs->parked_objs = s->parked;
         xs->retiring = s->retiring >= 0;
         xs->guarded = s->guarded;
         xs->guard_port = s->guard_port;
         xs->nb_hook_veto = s->nb_hook_veto;
         xs->nb_double_put = s->nb_double_put;
+        xs->magazine_objs = mags;
+        xs->nb_grow_busy = s->nb_grow_busy;
     }
 }
 
@@ -1319,7 +1583,7 @@ uint32_t chunk_views(pool_state *s, chunk_view *out, uint32_t max) noexcept
         chunk_view &v = out[i];
         v.bytes = c.bytes;
         v.objs = c.cap;
-        v.in_use = c.cap - c.nb_free;
+        v.in_use = chunk_out(s, i);
         // A mark not turned into a time yet: allocated from since the last tick.
         v.idle_ns = c.alloc_mark || now < c.last_alloc_ns ? 0 : now - c.last_alloc_ns;
         v.retiring = c.state == chunk_state::retiring;

@@ -8,10 +8,11 @@
 // that created the pool, and only that process registers the pool with the maintenance service
 // (lib/elasticpool/maintenance.hpp): `ticket` is a pointer of that process.
 //
-// Locks: `store` guards the chunks' free stacks and counters (every enqueue/dequeue takes it);
-// `grow` serialises growth and shrink and, with them, every change this driver makes to the
-// mempool's elt_list, mem_list, populated_size and nb_mem_chunks; it also guards the ledger.
-// Order: grow, then store.
+// Locks: none on a magazine (one per lcore, used by its lcore only); `store` guards the chunks' free
+// stacks and counters (a get or put the magazine cannot serve takes it); `grow` serialises
+// growth and shrink and, with them, every change this driver makes to the mempool's elt_list,
+// mem_list, populated_size and nb_mem_chunks; it also guards the ledger. The datapath never
+// waits on `grow`: it only try-locks it (see store_dequeue). Order: grow, then store.
 #pragma once
 
 #include <atomic>
@@ -40,6 +41,10 @@ public:
             while (v_.load(std::memory_order_relaxed))
                 rte_pause();
         }
+    }
+    bool try_lock() noexcept
+    {
+        return !v_.load(std::memory_order_relaxed) && !v_.exchange(1, std::memory_order_acquire);
     }
     void unlock() noexcept { v_.store(0, std::memory_order_release); }
 
@@ -84,11 +89,29 @@ struct alignas(RTE_CACHE_LINE_SIZE) chunk {
     uint64_t *free_map;
 };
 
-// Address span of an added chunk, sorted by lo, for finding an object's chunk on enqueue.
-struct range {
-    uintptr_t lo;
-    uintptr_t hi;
-    uint32_t idx;
+// The object -> chunk table: one slot per granule (a page, or 64 KiB when the pool has no page
+// size) that an added chunk touches, open addressing. A chunk's memzone need not start on a
+// page (its malloc header comes first), so a granule may hold the end of one chunk and the
+// start of the next: a slot names up to two chunks, and the object's address picks one by
+// range; more than two (chunks smaller than a granule) mark it crowded (scan). An address in
+// no added chunk is the base's (a drop-in base is DPDK's memory, in pieces). Rebuilt on shrink.
+struct page_slot {
+    uintptr_t key;                       // (address >> granule shift) + 1; 0 = empty
+    uint32_t idx[2];                     // chunk index + 1 of chunks in the granule; 0 = none
+    uint32_t crowded;                    // more chunks than idx holds
+};
+
+// Per-lcore magazine of a pool without a DPDK cache: a small LIFO of free objects of the BASE
+// chunk only, used by its own lcore only (no lock, no atomic read-modify-write: the datapath
+// touches only its own cache lines). The base is never retired nor released, so a magazine can
+// never pin a chunk the release rule wants, and its objects are the oldest chunk's. They count
+// as free and home (get_count, stats, the ledger); like DPDK's per-lcore caches, only their
+// lcore can hand them out: its own get drains it home when the store runs dry, and
+// elastic_mempool_cache_flush() drains it on request. `len` is atomic for the other readers.
+inline constexpr uint32_t mag_cap = RTE_MEMPOOL_CACHE_MAX_SIZE;
+struct alignas(RTE_CACHE_LINE_SIZE) magazine {
+    std::atomic<uint32_t> len;
+    void *objs[mag_cap];
 };
 
 // What an explicit create passes through rte_mempool_set_ops_byname(..., pool_config).
@@ -104,7 +127,8 @@ inline constexpr uint32_t state_magic = 0x454d5053;  // "EMPS"
 inline constexpr uint32_t max_headroom = 64;
 inline constexpr uint32_t known_flags = ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK |
                                         ELASTIC_MEMPOOL_F_NO_PREGROW | ELASTIC_MEMPOOL_F_ADAPTIVE |
-                                        ELASTIC_MEMPOOL_F_NO_GUARD;
+                                        ELASTIC_MEMPOOL_F_NO_GUARD |
+                                        ELASTIC_MEMPOOL_F_LCORE_MAGAZINE;
 
 enum class grow_origin { base, datapath, maintenance };
 
@@ -143,9 +167,7 @@ struct pool_state {
     // store (guarded by `store`): what get and put touch, on one cache line of its own
     alignas(RTE_CACHE_LINE_SIZE) spin_lock store;
     uint32_t nb_chunks;
-    uint32_t nb_ranges;
     uint32_t first_hint;                 // no active chunk below this index has free objects
-    uint32_t range_hint;                 // range of the last put (puts come in runs)
     uint32_t free_active;                // objects that can be handed out
     uint32_t parked;                     // objects back in a retiring chunk
     int32_t retiring;                    // index of the retiring chunk, or -1
@@ -155,13 +177,25 @@ struct pool_state {
     chunk *put_c;                        // chunk of the last put (puts come in runs) or NULL
     uintptr_t put_lo;                    // its va_lo
     // (store) the rest
-    alignas(RTE_CACHE_LINE_SIZE) range *ranges;
+    alignas(RTE_CACHE_LINE_SIZE) page_slot *pages;
+    uint32_t page_mask;                  // slots - 1 (a power of two)
+    uint32_t nb_pages;                   // granules in the table
+    uint32_t page_shift;                 // log2 of the granule
     uint32_t max_chunks;
-    uint32_t tick_peak;                  // most objects out since the last tick
+    uint32_t tick_peak;                  // most objects out (store view) since the last tick
     uint64_t allocs_released;            // allocs of chunks released
+
+    // read-mostly: what the datapath reads before it takes a lock
+    alignas(RTE_CACHE_LINE_SIZE) magazine *mags; // RTE_MAX_LCORE of them, or NULL (DPDK cache)
+    uint32_t mag_limit;                  // objects a magazine holds at most
+    uint32_t nb_mags;                    // magazines (lcore ids 0 .. nb_mags - 1)
+    std::atomic<uint32_t> mag_hw;        // 1 + highest lcore that used its magazine
+    uintptr_t base_lo;                   // explicit pools: the base chunk's memzone span
+    uintptr_t base_span;                 // (0: drop-in, base = not in the page table)
 
     // growth in progress (guarded by `grow`)
     alignas(RTE_CACHE_LINE_SIZE) spin_lock grow;
+    std::atomic<bool> grow_busy{false};  // a growth or release (ms) holds `grow`: do not wait
     bool growing;
     uint32_t mz_seq;
 
@@ -171,6 +205,7 @@ struct pool_state {
     uint64_t nb_alloc_fail;
     uint64_t nb_unretire;                // retiring chunks a get took back into service
     uint64_t nb_double_put;              // objects put while already free (dropped)
+    uint64_t nb_grow_busy;               // failed gets that found a growth in progress
 };
 
 static_assert(sizeof(chunk) == 2 * RTE_CACHE_LINE_SIZE);
@@ -186,6 +221,8 @@ void state_free(rte_mempool *mp) noexcept;
 int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept;
 int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept;
 unsigned store_count(const pool_state *s) noexcept;
+// Move this lcore's magazine home; returns the objects moved.
+unsigned mag_flush_own(pool_state *s) noexcept;
 ssize_t calc_mem_size(const rte_mempool *mp, uint32_t obj_num, uint32_t pg_shift,
                       size_t *min_chunk_size, size_t *align) noexcept;
 int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, size_t len,
