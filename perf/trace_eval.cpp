@@ -3,7 +3,7 @@
 // ticks, simulated clock) and prints one line of JSON with the policy's metrics (trace_lib.cpp
 // says how each is measured).
 //
-// Usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive}
+// Usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive,breakeven,optimum}
 //          [--base B (16M)] [--chunk B (16M)] [--wall B (256M)] [--tick-ms N (500)]
 //          [--sample-ms N (60000)] [--idle-ms N (300000)] [--headroom N (1)]
 //          [--timeline FILE] [--chunk-log FILE] [--verbose]
@@ -35,7 +35,7 @@ int usage(const std::string &msg)
     if (!msg.empty())
         fprintf(stderr, "elastic-trace-eval: %s\n", msg.c_str());
     fprintf(stderr,
-            "usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive}\n"
+            "usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive,breakeven,optimum}\n"
             "         [--base B] [--chunk B] [--wall B] [--tick-ms N] [--sample-ms N]\n"
             "         [--idle-ms N] [--headroom N] [--timeline FILE] [--chunk-log FILE]\n"
             "         [--verbose]\n");

@@ -64,6 +64,9 @@ extern "C" {
 /** The adaptive release and growth-ahead rule (as ELASTIC_POOL_F_ADAPTIVE) instead of the
  *  patent rule; see docs/self-tuning.md. Drop-in pools: ELASTIC_MEMPOOL_ADAPTIVE=1. */
 #define ELASTIC_MEMPOOL_F_ADAPTIVE    (1u << 4)
+/** The break-even rule (as ELASTIC_POOL_F_BREAKEVEN; wins over ELASTIC_MEMPOOL_F_ADAPTIVE).
+ *  Drop-in pools: ELASTIC_MEMPOOL_BREAKEVEN=1. */
+#define ELASTIC_MEMPOOL_F_BREAKEVEN   (1u << 5)
 /** @} */
 
 /** Creation parameters. Always start from elastic_mempool_params_init(). */

@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "adaptive.hpp"
+#include "breakeven.hpp"
 #include "elasticpool.h"
 #include "policy.hpp"
 
@@ -42,6 +43,10 @@ struct chunk_rec {
     uint64_t bytes;         // pinned bytes, as admitted by the node budget
     uint64_t units;         // wall units it adds (bytes of buffers or objects)
     uint64_t last_alloc_ns; // clock time of the last allocation from it (its creation at first)
+    // Break-even rule (breakeven.hpp): when demand last needed this chunk, and how long after
+    // that it may go (the ski-rental threshold drawn for its current idle episode; 0: none yet).
+    uint64_t last_needed_ns;
+    uint64_t release_after_ns;
 };
 
 enum class grow_kind : uint8_t { base, datapath, ahead };
@@ -59,6 +64,7 @@ struct ledger_config {
     uint32_t max_chunks;     // the base included; the face's record storage holds as many
     bool no_shrink;
     bool adaptive;
+    bool breakeven;          // the break-even (rent-or-buy) rule, breakeven.hpp; wins over adaptive
     int node;                // node budget the growth is admitted by (budget.hpp)
 };
 
@@ -136,12 +142,16 @@ public:
     // ---- maintenance ----
     // One tick: finish a retiring release, grow ahead of need, and when a sample is due (or
     // `force_sample`) take the release decision. Returns the chunks released.
+    // Under memory pressure (pressure.hpp: the node's free hugepages below the threshold, or
+    // the application's callback says so) every empty trailing chunk goes at once, whatever its
+    // idle time, as long as `headroom` chunks' worth of free units stay.
     int tick(uint64_t now, ledger_face &f, bool force_sample = false) noexcept;
     // Release at once what the rule allows (no sample needed); the last chunk becomes retiring
     // when the rule would allow it once its buffers are home. Returns the chunks released.
     int trim(uint64_t now, ledger_face &f) noexcept;
     // What the rule says of the last chunk now.
     verdict judge_last(uint64_t now, ledger_face &f) noexcept;
+    verdict judge_last(uint64_t now, ledger_face &f, bool pressure) noexcept;
 
     // ---- figures ----
     uint32_t chunks() const noexcept { return n_; }
@@ -159,6 +169,12 @@ public:
 private:
     bool patent_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept;
     bool adaptive_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept;
+    bool breakeven_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept;
+    bool pressure_allows(ledger_face &f, bool assume_empty) noexcept;
+    int release_all(uint64_t now, ledger_face &f, bool pressure) noexcept;
+    void breakeven_track(uint64_t now, uint64_t in_use) noexcept;
+    void breakeven_grow_ahead(ledger_face &f, uint64_t in_use) noexcept;
+    uint64_t breakeven_reserve() const noexcept;
     bool release_last(uint64_t now, ledger_face &f) noexcept;
     void retire_last(uint64_t now, ledger_face &f) noexcept;
     int drain_retiring(uint64_t now, ledger_face &f) noexcept;
@@ -182,6 +198,11 @@ private:
     uint64_t nb_wall_hits_, nb_cap_hits_, nb_samples_, nb_retire_;
     uint64_t grow_ns_total_, grow_ns_max_;
     uint64_t retired_ns_; // when the last chunk was made retiring
+    uint64_t tick_peak_;  // highest in-use bytes since the last tick (break-even rule)
+    uint64_t rng_;        // splitmix64 state of the ski-rental draws (fixed seed: reproducible)
+    uint64_t nb_pressure_releases_;
+public:
+    uint64_t nb_pressure_releases() const noexcept { return nb_pressure_releases_; }
 };
 
 } // namespace elastic::detail

@@ -23,7 +23,7 @@ namespace {
 
 constexpr uint32_t known_flags =
     ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_PREGROW |
-    ELASTIC_MEMPOOL_F_ADAPTIVE;
+    ELASTIC_MEMPOOL_F_ADAPTIVE | ELASTIC_MEMPOOL_F_BREAKEVEN;
 
 // rte_mempool_free() drains the pool through our dequeue before it calls our free: from the
 // DESTROY event on, nothing may grow (nor shrink) any more.

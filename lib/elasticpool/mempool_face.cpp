@@ -450,6 +450,7 @@ int state_alloc(rte_mempool *mp) noexcept
         lc.max_chunks = s->max_chunks;
         lc.no_shrink = p.flags & ELASTIC_MEMPOOL_F_NO_SHRINK;
         lc.adaptive = p.flags & ELASTIC_MEMPOOL_F_ADAPTIVE;
+        lc.breakeven = p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN;
         lc.node = node_budget_resolve(mp->socket_id); // in the creating thread (families' scope)
         new (s->led) ledger(lc, s->recs, now_ns(s));
     }
@@ -1031,9 +1032,12 @@ void params_from_env(elastic_mempool_params *p) noexcept
     p->low_watermark = get("ELASTIC_MEMPOOL_LOW_WATERMARK", p->chunk_objs / 2);
     p->flags = get("ELASTIC_MEMPOOL_FLAGS", 0) &
                (ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK |
-                ELASTIC_MEMPOOL_F_NO_PREGROW | ELASTIC_MEMPOOL_F_ADAPTIVE);
+                ELASTIC_MEMPOOL_F_NO_PREGROW | ELASTIC_MEMPOOL_F_ADAPTIVE |
+                ELASTIC_MEMPOOL_F_BREAKEVEN);
     if (get("ELASTIC_MEMPOOL_ADAPTIVE", 0) != 0)
         p->flags |= ELASTIC_MEMPOOL_F_ADAPTIVE;
+    if (get("ELASTIC_MEMPOOL_BREAKEVEN", 0) != 0)
+        p->flags |= ELASTIC_MEMPOOL_F_BREAKEVEN;
 }
 
 } // namespace elastic::detail::emp

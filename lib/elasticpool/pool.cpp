@@ -23,6 +23,7 @@ namespace {
 
 constexpr size_t default_max_buf = size_t(1) << 20;
 constexpr uint32_t known_flags = ELASTIC_POOL_F_NO_SHRINK | ELASTIC_POOL_F_ADAPTIVE |
+                               ELASTIC_POOL_F_BREAKEVEN |
                                  ELASTIC_POOL_F_MANUAL_TICK | ELASTIC_POOL_F_PROVIDER_MASK;
 
 size_t round_pages(size_t n) { return (n + page_size - 1) & ~(page_size - 1); }
@@ -133,6 +134,7 @@ ledger_config ledger_config_of(const pool_config &cfg) noexcept
     lc.max_chunks = uint32_t(std::min<uint64_t>(1 + grown, UINT32_MAX));
     lc.no_shrink = cfg.flags & ELASTIC_POOL_F_NO_SHRINK;
     lc.adaptive = cfg.flags & ELASTIC_POOL_F_ADAPTIVE;
+    lc.breakeven = cfg.flags & ELASTIC_POOL_F_BREAKEVEN;
     lc.node = node_budget_resolve(cfg.socket_id);
     return lc;
 }
