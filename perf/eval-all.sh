@@ -107,7 +107,8 @@ xargs -P "$jobs" -L 1 bash -c 'run_one "$@"' _ < "$jobs_list" || status=1
 results=$dir/results.txt
 cat "$dir"/*.res > "$results" 2>/dev/null
 
-echo "Sets: $sets; seeds $seeds (families), $random_seeds(random); $duration s each;" \
+case " $sets " in *" random "*) rs="; random seeds $random_seeds" ;; *) rs= ;; esac
+echo "Sets: $sets; family seeds $seeds${rs% }; $duration s each;" \
      "pool: per family (default base 16M, chunk 16M, wall 256M; packets 256K/256K/4M;" \
      "large-bufs 2M/2M/64M), tick 500 ms, sample 60 s, idle 300 s, headroom 1" \
      "${EVAL_ARGS:+; extra: $EVAL_ARGS}."
