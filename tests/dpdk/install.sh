@@ -21,8 +21,21 @@ case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
 # meson test points LD_LIBRARY_PATH at the build tree: the installed files must stand alone.
 unset LD_LIBRARY_PATH
 
-# Under the build dir, not /tmp: EAL -d refuses a file below a world-writable directory.
-dest=$(mktemp -d -p "$build" install-test.XXXXXX) || exit 1
+# EAL -d refuses a file below a world-writable directory: under the build dir, unless that is
+# below one (a clone in /tmp, as CI's may be); then under a directory that is not (/run or the
+# home directory, both root-owned and not world-writable on Debian).
+dest_parent=
+for d in "$build" /run "${HOME:-/root}"; do
+    if [ -d "$d" ] && [ -w "$d" ] && ! world_writable_path "$d/probe"; then
+        dest_parent=$d
+        break
+    fi
+done
+if [ -z "$dest_parent" ]; then
+    echo "FAIL: no directory outside world-writable ones to install into (tried $build, /run, ~)"
+    exit 1
+fi
+dest=$(mktemp -d -p "$dest_parent" elasticpool-install-test.XXXXXX) || exit 1
 prefix_tp="elastic-inst-$$"
 trap 'dpdk_cleanup "$prefix_tp"; dpdk_cleanup "$prefix_tp-pre"; dpdk_cleanup "$prefix_tp-c";
       rm -rf "$dest"' EXIT
