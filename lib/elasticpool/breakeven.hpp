@@ -42,6 +42,18 @@ namespace elastic::detail::breakeven {
 // Free room kept, in requests of the largest class (see the model above).
 inline constexpr uint64_t margin_requests = 2;
 
+// The horizon T_eff of the ski rental. Buying back a released chunk ahead of need (maintenance
+// grows it before a request needs it) costs next to nothing in pinned bytes; only a regrowth on
+// the request path (a stall) costs the user's price, one idle period of the chunk. So a release
+// costs p x chunk x T in expectation, p the chance that a regrowth stalls, and the break-even
+// horizon is p x T. p is estimated from the pool's own regrowths (growths within T of a
+// release) by Laplace's rule of succession, (stalled + 1) / (regrowths + 2): 1/2 before any
+// evidence, then the observed rate. A pool whose regrowths stall holds its chunks longer, up to T.
+inline uint64_t horizon(uint64_t t_ns, uint64_t regrowths, uint64_t stalled) noexcept
+{
+    return uint64_t(double(t_ns) * double(stalled + 1) / double(regrowths + 2));
+}
+
 // splitmix64: the ledger's draws come from a fixed seed, so a pool's decisions are reproducible
 // and both faces, driven alike, decide alike.
 inline uint64_t next(uint64_t &state) noexcept

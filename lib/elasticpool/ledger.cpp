@@ -17,7 +17,8 @@ ledger::ledger(const ledger_config &cfg, chunk_rec *recs, uint64_t now) noexcept
       peak_pinned_(0), peak_in_use_(0), peak_demand_(0), nb_grows_(0), nb_grows_ahead_(0),
       nb_shrinks_(0), nb_grow_fail_(0), nb_wall_hits_(0), nb_cap_hits_(0), nb_samples_(0),
       nb_retire_(0), grow_ns_total_(0), grow_ns_max_(0), retired_ns_(0), tick_peak_(0),
-      rng_(0x656c6173746963ull /* "elastic" */), nb_pressure_releases_(0)
+      rng_(0x656c6173746963ull /* "elastic" */), nb_pressure_releases_(0), be_last_release_ns_(0),
+      be_released_(false), be_regrowths_(0), be_regrowth_stalls_(0)
 {
 }
 
@@ -68,6 +69,11 @@ uint32_t ledger::add(uint64_t units, uint64_t bytes, uint64_t now, grow_kind kin
     grow_ns_max_ = std::max(grow_ns_max_, grow_ns);
     if (cfg_.adaptive)
         adapt_.on_grow(now, cfg_.idle_ns);
+    if (cfg_.breakeven && be_released_ && now >= be_last_release_ns_ &&
+        now - be_last_release_ns_ < cfg_.idle_ns) {
+        be_regrowths_++;
+        be_regrowth_stalls_ += kind == grow_kind::datapath;
+    }
     return i;
 }
 
@@ -149,7 +155,19 @@ bool ledger::adaptive_allows(uint64_t now, ledger_face &f, bool assume_empty) no
 
 uint64_t ledger::breakeven_reserve() const noexcept
 {
-    return demand_.max_rise_within(cfg_.idle_ns) + breakeven::margin_requests * cfg_.margin_bytes;
+    // The largest request served in the last idle period (the face's largest when none was
+    // seen: a mempool's object, or a pool that served nothing yet).
+    uint64_t req = demand_.max_request_within(cfg_.idle_ns);
+    if (req == 0 || req > cfg_.margin_bytes)
+        req = cfg_.margin_bytes;
+    return demand_.max_rise_within(cfg_.idle_ns) + breakeven::margin_requests * req;
+}
+
+// The ski-rental horizon: a buy costs what a release costs in expectation, the chance that its
+// regrowth stalls times the user's price of a stall (one idle period of the chunk).
+uint64_t ledger::breakeven_horizon() const noexcept
+{
+    return breakeven::horizon(cfg_.idle_ns, be_regrowths_, be_regrowth_stalls_);
 }
 
 // Each tick: which chunks demand needed since the last tick; a chunk that stops being needed
@@ -165,7 +183,7 @@ void ledger::breakeven_track(uint64_t now, uint64_t in_use) noexcept
             r.last_needed_ns = now;
             r.release_after_ns = 0;
         } else if (r.release_after_ns == 0) {
-            r.release_after_ns = breakeven::draw_threshold(rng_, cfg_.idle_ns);
+            r.release_after_ns = breakeven::draw_threshold(rng_, breakeven_horizon());
         }
         below += r.bytes;
     }
@@ -240,6 +258,8 @@ bool ledger::release_last(uint64_t now, ledger_face &f) noexcept
     nb_shrinks_++;
     if (cfg_.adaptive)
         adapt_.on_release(now);
+    be_released_ = true;
+    be_last_release_ns_ = now;
     return true;
 }
 

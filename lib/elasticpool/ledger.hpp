@@ -134,6 +134,9 @@ public:
 
     // ---- activity ----
     void note_alloc(uint32_t i, uint64_t now) noexcept { recs_[i].last_alloc_ns = now; }
+    // The class bytes of a request served (the variable-size face; a mempool's requests are all
+    // one object, its margin_bytes).
+    void note_request(uint64_t class_bytes) noexcept { demand_.observe_request(class_bytes); }
     // A new in-use (and queued) figure that may be a peak of demand.
     void observe(uint64_t in_use_bytes, uint64_t waiting_bytes = 0) noexcept;
     // A peak of in use the face measured between ticks (it counts the sizing report's peak).
@@ -175,6 +178,7 @@ private:
     void breakeven_track(uint64_t now, uint64_t in_use) noexcept;
     void breakeven_grow_ahead(ledger_face &f, uint64_t in_use) noexcept;
     uint64_t breakeven_reserve() const noexcept;
+    uint64_t breakeven_horizon() const noexcept;
     bool release_last(uint64_t now, ledger_face &f) noexcept;
     void retire_last(uint64_t now, ledger_face &f) noexcept;
     int drain_retiring(uint64_t now, ledger_face &f) noexcept;
@@ -201,6 +205,11 @@ private:
     uint64_t tick_peak_;  // highest in-use bytes since the last tick (break-even rule)
     uint64_t rng_;        // splitmix64 state of the ski-rental draws (fixed seed: reproducible)
     uint64_t nb_pressure_releases_;
+    // Break-even: regrowths (growths within the idle period after a release) and how many of
+    // them were made on the request path (stalls): the estimate of what a release costs.
+    uint64_t be_last_release_ns_;
+    bool be_released_;
+    uint64_t be_regrowths_, be_regrowth_stalls_;
 public:
     uint64_t nb_pressure_releases() const noexcept { return nb_pressure_releases_; }
 };

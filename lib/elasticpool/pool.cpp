@@ -279,6 +279,7 @@ void *var_pool::take(unsigned order, uint64_t t) noexcept
             continue;
         c.in_use++;
         ledger_.note_alloc(uint32_t(i), t);
+        ledger_.note_request(page_size << order);
         in_use_bytes_ += page_size << order;
         nb_allocs_++;
         ledger_.observe(in_use_bytes_);
