@@ -144,6 +144,12 @@ int evaluate(const trace &tr, const eval_config &cfg, metrics &out, std::string 
 // per tick.
 void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out);
 
+// The same replay against an elastic mempool of `obj_size`-byte objects (trace_mempool.cpp:
+// a request takes ceil(size / obj_size) objects; a mempool has no queue, so a refused get is
+// `failed`). The EAL must be up. Only in elastic-trace-eval (it links the mempool driver).
+int evaluate_mempool(const trace &tr, const eval_config &cfg, uint32_t obj_size, metrics &out,
+                     std::string &err);
+
 // One line of JSON, keys in the order of issue 5, no trailing newline.
 std::string to_json(const metrics &m);
 

@@ -148,17 +148,18 @@ bool ledger::adaptive_allows(uint64_t now, ledger_face &f, bool assume_empty) no
     const uint64_t hold = adapt_.hold_ns(cfg_.idle_ns);
     const uint64_t need = demand_.decayed_peak_within(hold) + demand_.max_rise_within(hold);
     // Hysteresis: keep the free room that would make the tick grow ahead again at once.
-    return adaptive_state::surplus(pinned_, last.bytes, need + hysteresis_bytes());
+    return adaptive_state::surplus(capacity_bytes(), last.units * unit_bytes_(),
+                                   need + hysteresis_bytes());
 }
 
 // ---- the break-even rule (breakeven.hpp) ----
 
 uint64_t ledger::breakeven_reserve() const noexcept
 {
-    // The largest request served in the last idle period (the face's largest when none was
-    // seen: a mempool's object, or a pool that served nothing yet).
-    uint64_t req = demand_.max_request_within(cfg_.idle_ns);
-    if (req == 0 || req > cfg_.margin_bytes)
+    // The largest request served in the last idle period (a buffer class, or a mempool get of
+    // n objects), at most a chunk; the face's largest single unit when none was seen yet.
+    uint64_t req = std::min(demand_.max_request_within(cfg_.idle_ns), cfg_.chunk_bytes);
+    if (req == 0)
         req = cfg_.margin_bytes;
     return demand_.max_rise_within(cfg_.idle_ns) + breakeven::margin_requests * req;
 }
@@ -176,7 +177,7 @@ void ledger::breakeven_track(uint64_t now, uint64_t in_use) noexcept
 {
     const uint64_t need = std::max(tick_peak_, in_use) + breakeven_reserve();
     tick_peak_ = in_use;
-    uint64_t below = n_ > 0 ? recs_[0].bytes : 0;
+    uint64_t below = n_ > 0 ? recs_[0].units * unit_bytes_() : 0;
     for (uint32_t i = 1; i < n_; i++) {
         chunk_rec &r = recs_[i];
         if (need > below) {
@@ -185,7 +186,7 @@ void ledger::breakeven_track(uint64_t now, uint64_t in_use) noexcept
         } else if (r.release_after_ns == 0) {
             r.release_after_ns = breakeven::draw_threshold(rng_, breakeven_horizon());
         }
-        below += r.bytes;
+        below += r.units * unit_bytes_();
     }
 }
 
@@ -208,7 +209,7 @@ void ledger::breakeven_grow_ahead(ledger_face &f, uint64_t in_use) noexcept
     if (rise == 0 || f.retiring() || f.has_waiters())
         return;
     const uint64_t want = breakeven_reserve();
-    while (pinned_ - std::min(pinned_, in_use) < want)
+    while (capacity_bytes() - std::min(capacity_bytes(), in_use) < want)
         if (!f.grow_ahead())
             break;
 }
@@ -314,7 +315,7 @@ void ledger::grow_ahead(ledger_face &f, uint64_t in_use) noexcept
         if (!retiring && !f.has_waiters() && rise != 0) {
             const uint64_t expect = std::max({rise, demand_.max_rise_within(cfg_.idle_ns) / 2,
                                               rise_floor_bytes()});
-            while (adaptive_state::short_of(pinned_, in_use, expect))
+            while (adaptive_state::short_of(capacity_bytes(), in_use, expect))
                 if (!f.grow_ahead())
                     break;
         }

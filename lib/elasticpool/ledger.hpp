@@ -57,6 +57,11 @@ struct ledger_config {
     uint64_t base_bytes;     // nominal base and chunk sizes (stats, adaptive margins)
     uint64_t chunk_bytes;
     uint64_t margin_bytes;   // largest single request (adaptive margins are counted in it)
+    // In-use bytes one unit stands for (variable-size pool: 1, units are bytes; mempool: the
+    // object with its header). Demand is counted in in-use bytes, so the rules compare it with
+    // the units held x unit_bytes, not with the pinned bytes, which round each chunk up to whole
+    // pages (for a mempool, a chunk's objects may fill much less than its memzone).
+    uint64_t unit_bytes;
     uint64_t low_wm_units;   // grow ahead when fewer free units are left (0: never)
     uint64_t sample_ns;
     uint64_t idle_ns;
@@ -184,6 +189,9 @@ private:
     int drain_retiring(uint64_t now, ledger_face &f) noexcept;
     void grow_ahead(ledger_face &f, uint64_t in_use) noexcept;
     uint64_t hysteresis_bytes() const noexcept;
+    // What the chunks held can serve, in in-use bytes.
+    uint64_t capacity_bytes() const noexcept { return units_ * unit_bytes_(); }
+    uint64_t unit_bytes_() const noexcept { return cfg_.unit_bytes ? cfg_.unit_bytes : 1; }
     uint64_t rise_floor_bytes() const noexcept;
 
     ledger_config cfg_;

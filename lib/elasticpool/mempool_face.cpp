@@ -443,6 +443,7 @@ int state_alloc(rte_mempool *mp) noexcept
         lc.base_bytes = base_mem > 0 ? uint64_t(base_mem) : 0;
         lc.chunk_bytes = chunk_mem_b > 0 ? uint64_t(chunk_mem_b) : 0;
         lc.margin_bytes = s->total_elt; // a get takes objects one by one (bursts are small)
+        lc.unit_bytes = s->total_elt;
         lc.low_wm_units = s->low_wm;
         lc.sample_ns = uint64_t{p.sample_period_ms} * ns_per_ms;
         lc.idle_ns = uint64_t{p.idle_period_ms} * ns_per_ms;
@@ -586,6 +587,8 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
     for (;;) {
         {
             lock_guard g(s->store);
+            if (unlikely(n > s->tick_max_bulk))
+                s->tick_max_bulk = n; // the largest request, for the break-even margin
             if (s->free_active < n && s->retiring >= 0 &&
                 s->free_active + s->chunks[s->retiring].nb_free >= n)
                 unretire(s); // demand is back
@@ -845,14 +848,18 @@ int maintain(pool_state *s, bool sample_now_only) noexcept
         return -EBUSY;
     const uint64_t now = now_ns(s);
     sync_activity(s, now);
-    uint32_t peak;
+    uint32_t peak, bulk;
     {
         // The peak of demand since the last tick (gets do not call the ledger).
         lock_guard g(s->store);
         peak = s->tick_peak;
         s->tick_peak = s->populated - s->free_active - s->parked;
+        bulk = s->tick_max_bulk;
+        s->tick_max_bulk = 0;
     }
     s->led->observe(uint64_t{peak} * s->total_elt);
+    if (bulk != 0)
+        s->led->note_request(uint64_t{bulk} * s->total_elt);
     face f(s);
     return s->led->tick(now, f, sample_now_only);
 }

@@ -144,6 +144,7 @@ struct pool_state {
     alignas(RTE_CACHE_LINE_SIZE) range *ranges;
     uint32_t max_chunks;
     uint32_t tick_peak;                  // most objects out since the last tick
+    uint32_t tick_max_bulk;              // largest get (objects) since the last tick
     uint64_t allocs_released;            // allocs of chunks released
 
     // growth in progress (guarded by `grow`)

@@ -126,6 +126,7 @@ ledger_config ledger_config_of(const pool_config &cfg) noexcept
     lc.base_bytes = cfg.base_size;
     lc.chunk_bytes = cfg.chunk_size;
     lc.margin_bytes = cfg.max_buf_size;
+    lc.unit_bytes = 1;
     lc.low_wm_units = 0;
     lc.sample_ns = cfg.sample_ns;
     lc.idle_ns = cfg.idle_ns;
