@@ -29,6 +29,10 @@
 #                        own pool, elastic-trace-gen --pool-args, so they override it)
 #   KEEP_DIR=DIR         keep the traces and the JSON results in DIR (a temporary dir otherwise)
 #   JOBS=2               traces evaluated in parallel (the machine is shared: keep it small)
+#   FACE=pool            `mempool`: replay against elastic mempools of 2 KiB objects
+#                        (elastic-trace-eval --face mempool; no queue there, a refused get is a
+#                        failed request). The optimum is the variable-size pool's (same base,
+#                        chunk and wall in bytes), a yardstick only: a mempool chunk pins more.
 # Every program run is bounded by `timeout 300`. Exit status: 0 when every run worked (whether
 # or not the targets hold), 1 when a run failed. A policy the pool refuses (exit status 3) shows
 # as n/a.
@@ -77,6 +81,7 @@ run_one() {
         return 1
     fi
     pool=$("$gen" --pool-args "$fam")
+    [ "${FACE:-pool}" = mempool ] && pool="$pool --face mempool"
     : > "$dir/$set-$fam-$seed.res"
     for pol in $policies; do
         # shellcheck disable=SC2086
@@ -95,7 +100,7 @@ run_one() {
     return 0
 }
 export -f run_one
-export dir gen eval duration policies EVAL_ARGS KEEP_DIR
+export dir gen eval duration policies EVAL_ARGS KEEP_DIR FACE
 
 jobs_list=$dir/jobs.txt
 : > "$jobs_list"
@@ -115,7 +120,8 @@ cat "$dir"/*.res > "$results" 2>/dev/null
 case " $sets " in *" random "*) rs="; random seeds $random_seeds" ;; *) rs= ;; esac
 echo "Sets: $sets; family seeds $seeds${rs% }; $duration s each;" \
      "pool: per family (default base 16M, chunk 16M, wall 256M; packets 256K/256K/4M;" \
-     "large-bufs 2M/2M/64M), tick 500 ms, sample 60 s, idle 300 s, headroom 1" \
+     "large-bufs 2M/2M/64M), tick 500 ms, sample 60 s, idle 300 s, headroom 1;" \
+     "face: ${FACE:-pool}" \
      "${EVAL_ARGS:+; extra: $EVAL_ARGS}."
 echo
 
