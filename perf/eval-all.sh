@@ -29,7 +29,8 @@
 #                        own pool, elastic-trace-gen --pool-args, so they override it)
 #   KEEP_DIR=DIR         keep the traces and the JSON results in DIR (a temporary dir otherwise)
 #   JOBS=2               traces evaluated in parallel (the machine is shared: keep it small)
-#   FACE=pool            `mempool`: replay against elastic mempools of 2 KiB objects
+#   FACE=pool            `mempool`: replay against elastic mempools of 1984-byte objects (2 KiB
+#                        with the header)
 #                        (elastic-trace-eval --face mempool; no queue there, a refused get is a
 #                        failed request). The optimum is the variable-size pool's (same base,
 #                        chunk and wall in bytes), a yardstick only: a mempool chunk pins more.

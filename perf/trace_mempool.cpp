@@ -6,8 +6,8 @@
 //
 // Mapping: a request of `size` bytes takes ceil(size / obj_size) objects in one
 // rte_mempool_get_bulk (all or nothing) and its free puts them back. The pool: n_max =
-// wall / obj_size objects, base_objs = base / obj_size, chunk_objs = chunk / obj_size (static:
-// base = n_max), per-lcore cache 0, manual ticks on the simulated clock, no low-watermark growth
+// wall / (obj_size + header) objects, likewise base_objs and chunk_objs (static: base = n_max),
+// per-lcore cache 0, manual ticks on the simulated clock, no low-watermark growth
 // (the var-size replay has none either; the adaptive and break-even rules grow ahead on their
 // own). Pinned bytes are the ledger's (chunk bytes, object headers included, so a little more
 // than the var-size pool's for the same trace).
@@ -54,9 +54,12 @@ int evaluate_mempool(const trace &tr, const eval_config &cfg, uint32_t obj_size,
     sim_clock clk;
     elastic_mempool_params p;
     elastic_mempool_params_init(&p);
-    const unsigned n_max = unsigned(cfg.wall / obj_size);
-    p.base_objs = cfg.pol == policy::static_wall ? n_max : unsigned(cfg.base / obj_size);
-    p.chunk_objs = std::max<unsigned>(1, unsigned(cfg.chunk / obj_size));
+    // Objects in base, chunk and wall: their bytes over the object's size with its header, so
+    // that the chunks hold the same bytes as the variable-size pool's.
+    const uint64_t total = uint64_t(obj_size) + RTE_CACHE_LINE_SIZE;
+    const unsigned n_max = unsigned(cfg.wall / total);
+    p.base_objs = cfg.pol == policy::static_wall ? n_max : unsigned(cfg.base / total);
+    p.chunk_objs = std::max<unsigned>(1, unsigned(cfg.chunk / total));
     p.tick_ms = cfg.tick_ms;
     p.sample_period_ms = cfg.sample_ms;
     p.idle_period_ms = cfg.idle_ms;
