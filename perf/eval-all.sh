@@ -32,8 +32,8 @@
 #   FACE=pool            `mempool`: replay against elastic mempools of 1984-byte objects (2 KiB
 #                        with the header)
 #                        (elastic-trace-eval --face mempool; no queue there, a refused get is a
-#                        failed request). The optimum is the variable-size pool's (same base,
-#                        chunk and wall in bytes), a yardstick only: a mempool chunk pins more.
+#                        failed request). The optimum is the mempool's: requests in whole
+#                        objects, chunks of whole objects.
 # Every program run is bounded by `timeout 300`. Exit status: 0 when every run worked (whether
 # or not the targets hold), 1 when a run failed. A policy the pool refuses (exit status 3) shows
 # as n/a.

@@ -171,7 +171,10 @@ int main(int argc, char **argv)
     metrics m;
     std::string err;
     int rc;
-    if (mempool && cfg.pol != policy::optimum) {
+    if (mempool && cfg.pol == policy::optimum) {
+        offline_optimum(tr, cfg, m, uint32_t(obj_size)); // no pool, no EAL
+        rc = 0;
+    } else if (mempool) {
         // Memory for the wall and the EAL's own needs, in MiB, without hugepages.
         const std::string mem = std::to_string((cfg.wall >> 20) * 2 + 128);
         const std::string prefix = "--file-prefix=trace_eval_" + std::to_string(getpid());

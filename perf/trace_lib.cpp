@@ -438,15 +438,19 @@ int replay::run(metrics &m, std::string &err)
 
 } // namespace
 
-void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out)
+void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out, uint32_t obj_size)
 {
     constexpr uint64_t page = 4096, default_max_buf = uint64_t(1) << 20;
     auto round_up = [](uint64_t v, uint64_t to) { return (v + to - 1) / to * to; };
     // The pool's sizes as elastic_pool_create rounds them (pool.cpp): pages, the largest class.
-    const uint64_t base = round_up(cfg.base, page), chunk = round_up(cfg.chunk, page);
-    const uint64_t wall = std::max(base, cfg.wall);
+    // A mempool's: whole objects with their header (trace_mempool.cpp), any request.
+    const uint64_t total = uint64_t(obj_size) + 64;
+    const uint64_t base = obj_size ? cfg.base / total * total : round_up(cfg.base, page);
+    const uint64_t chunk = obj_size ? cfg.chunk / total * total : round_up(cfg.chunk, page);
+    const uint64_t wall = std::max(base, obj_size ? cfg.wall / total * total : cfg.wall);
     const uint64_t largest = wall - base >= chunk ? std::max(base, chunk) : base;
-    const uint64_t max_buf = std::min(default_max_buf, std::bit_floor(largest));
+    const uint64_t max_buf =
+        obj_size ? wall : std::min(default_max_buf, std::bit_floor(largest));
     auto need = [&](uint64_t in_use) {
         const uint64_t v = in_use <= base ? base : base + round_up(in_use - base, chunk);
         return std::min(v, wall);
@@ -467,7 +471,9 @@ void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out)
                 continue;
             }
             const uint64_t size = tr.sizes[ev.req];
-            cls[ev.req] = size > max_buf ? 0 : std::bit_ceil(std::max(size, page));
+            cls[ev.req] = size > max_buf ? 0
+                          : obj_size ? (size + obj_size - 1) / obj_size * total
+                                     : std::bit_ceil(std::max(size, page));
             in_use += cls[ev.req];
             peak = std::max(peak, in_use);
         }

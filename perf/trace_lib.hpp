@@ -142,7 +142,10 @@ int evaluate(const trace &tr, const eval_config &cfg, metrics &out, std::string 
 // per chunk cannot always pack in-use bytes that tightly). `out` gets pinned_byte_ms,
 // peak_pinned_bytes, mean_pinned_bytes and end_ms; the timeline callback, when set, gets one row
 // per tick.
-void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out);
+// obj_size != 0: the same for an elastic mempool of obj_size-byte objects (+ a 64-byte header):
+// a request is ceil(size / obj_size) objects, chunks hold whole objects (trace_mempool.cpp).
+void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out,
+                     uint32_t obj_size = 0);
 
 // The same replay against an elastic mempool of `obj_size`-byte objects (trace_mempool.cpp:
 // a request takes ceil(size / obj_size) objects; a mempool has no queue, so a refused get is

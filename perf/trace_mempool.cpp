@@ -42,7 +42,7 @@ int evaluate_mempool(const trace &tr, const eval_config &cfg, uint32_t obj_size,
                      std::string &err)
 {
     if (cfg.pol == policy::optimum) {
-        offline_optimum(tr, cfg, out);
+        offline_optimum(tr, cfg, out, obj_size);
         return 0;
     }
     if (obj_size == 0 || cfg.tick_ms == 0) {

@@ -16,6 +16,7 @@ protected:
     void TearDown() override
     {
         unsetenv("ELASTIC_MEMPOOL_ADAPTIVE");
+        unsetenv("ELASTIC_MEMPOOL_BREAKEVEN");
         unsetenv("ELASTIC_MEMPOOL_FLAGS");
     }
 };
@@ -36,6 +37,20 @@ TEST_F(mempool_env, adaptive_variable)
     setenv("ELASTIC_MEMPOOL_ADAPTIVE", "0", 1);
     params_from_env(&p);
     EXPECT_EQ(p.flags & ELASTIC_MEMPOOL_F_ADAPTIVE, 0u);
+}
+
+TEST_F(mempool_env, breakeven_variable_and_flag_bit)
+{
+    elastic_mempool_params p;
+    params_from_env(&p);
+    EXPECT_EQ(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
+    setenv("ELASTIC_MEMPOOL_BREAKEVEN", "1", 1);
+    params_from_env(&p);
+    EXPECT_NE(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
+    unsetenv("ELASTIC_MEMPOOL_BREAKEVEN");
+    setenv("ELASTIC_MEMPOOL_FLAGS", "32", 1);
+    params_from_env(&p);
+    EXPECT_NE(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
 }
 
 TEST_F(mempool_env, adaptive_flag_bit)
