@@ -350,10 +350,15 @@ int ledger::tick(uint64_t now, ledger_face &f, bool force_sample) noexcept
     int released = drain_retiring(now, f);
     const uint64_t in_use = f.in_use_bytes();
     demand_.roll(now, in_use);
-    grow_ahead(f, in_use);
+    // Under memory pressure nothing grows ahead of need (the request path still grows): a chunk
+    // added now would be empty and go again at once.
+    const bool pressure = !cfg_.no_shrink && node_memory_pressure(cfg_.node);
+    if (!pressure)
+        grow_ahead(f, in_use);
+    else
+        adapt_.last_tick_in_use = in_use; // the rise is measured from here when it ends
     if (cfg_.breakeven)
         breakeven_track(now, in_use);
-    const bool pressure = !cfg_.no_shrink && n_ > 1 && node_memory_pressure(cfg_.node);
     // The break-even rule decides at every tick (its thresholds are not multiples of a sample);
     // memory pressure too (it must not wait for a sample).
     if (cfg_.breakeven || pressure)

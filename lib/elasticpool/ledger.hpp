@@ -152,7 +152,8 @@ public:
     // `force_sample`) take the release decision. Returns the chunks released.
     // Under memory pressure (pressure.hpp: the node's free hugepages below the threshold, or
     // the application's callback says so) every empty trailing chunk goes at once, whatever its
-    // idle time, as long as `headroom` chunks' worth of free units stay.
+    // idle time, as long as `headroom` chunks' worth of free units stay, and nothing grows ahead
+    // of need.
     int tick(uint64_t now, ledger_face &f, bool force_sample = false) noexcept;
     // Release at once what the rule allows (no sample needed); the last chunk becomes retiring
     // when the rule would allow it once its buffers are home. Returns the chunks released.

@@ -522,3 +522,17 @@ TEST_F(release, breakeven_keeps_what_demand_needs)
     EXPECT_EQ(stats_of(pool()).nb_shrinks, 0u);
     EXPECT_GE(chunks(), 3u);
 }
+
+// Under pressure maintenance grows nothing ahead of need (what it added would be empty and go at
+// once); the request path still grows.
+TEST_F(pressure, no_growth_ahead_under_pressure)
+{
+    make(0, ELASTIC_POOL_F_BREAKEVEN);
+    ASSERT_EQ(elastic_memory_pressure_callback_set(pressure_cb, &flag_), 0);
+    flag_.on = 1;
+    fill(3); // in use rises by three chunks before the first tick
+    EXPECT_EQ(maintain_at(tick), 0);
+    EXPECT_EQ(stats_of(pool()).nb_grows_ahead, 0u);
+    EXPECT_EQ(chunks(), 3u);
+    flag_.on = 0;
+}
