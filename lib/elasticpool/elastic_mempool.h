@@ -64,9 +64,13 @@ extern "C" {
 /** The adaptive release and growth-ahead rule (as ELASTIC_POOL_F_ADAPTIVE) instead of the
  *  patent rule; see docs/self-tuning.md. Drop-in pools: ELASTIC_MEMPOOL_ADAPTIVE=1. */
 #define ELASTIC_MEMPOOL_F_ADAPTIVE    (1u << 4)
+/** No guard for PMDs that snapshot pool memory at queue set-up (docs/mempool-driver.md): the
+ *  pool grows and releases whatever uses it. Only for tests that show what the guard prevents.
+ *  Drop-in pools: ELASTIC_MEMPOOL_NO_GUARD=1. */
+#define ELASTIC_MEMPOOL_F_NO_GUARD    (1u << 5)
 /** The break-even rule (as ELASTIC_POOL_F_BREAKEVEN; wins over ELASTIC_MEMPOOL_F_ADAPTIVE).
  *  Drop-in pools: ELASTIC_MEMPOOL_BREAKEVEN=1. */
-#define ELASTIC_MEMPOOL_F_BREAKEVEN   (1u << 5)
+#define ELASTIC_MEMPOOL_F_BREAKEVEN   (1u << 6)
 /** @} */
 
 /** Creation parameters. Always start from elastic_mempool_params_init(). */
@@ -83,6 +87,11 @@ struct elastic_mempool_params {
 	unsigned low_watermark;
 	elastic_clock_fn *clock;   /**< NULL = monotonic clock; used only in the creating process */
 	void *clock_ctx;           /**< passed to clock */
+	/** NULL: none. Called for the base too, during creation (a veto fails it with that errno);
+	 *  see elastic_chunk_event in elasticpool.h. elastic_mempool_chunk_hook_set() sets one on
+	 *  a pool that exists (drop-in pools). */
+	elastic_chunk_hook_fn *chunk_hook;
+	void *chunk_hook_arg;      /**< passed to chunk_hook */
 };
 
 /** Counters that elastic_pool_stats has no field for. */
@@ -96,6 +105,11 @@ struct elastic_mempool_xstats {
 	uint32_t free_objs;           /**< objects in the store that can be handed out */
 	uint32_t parked_objs;         /**< objects back in a retiring chunk */
 	uint32_t retiring;            /**< 1 when the last chunk is retiring */
+	/** 1 once an Rx queue of a PMD that snapshots pool memory (AF_XDP, mlx5, ...; see
+	 *  docs/mempool-driver.md) was found using the pool: it no longer grows nor releases. */
+	uint32_t guarded;
+	uint16_t guard_port;          /**< the port that set `guarded` (when set) */
+	uint64_t nb_hook_veto;        /**< growths the chunk hook refused */
 };
 
 /** Fill @p p with the defaults. */
@@ -151,6 +165,18 @@ int elastic_mempool_xstats_get(const struct rte_mempool *mp,
  */
 int elastic_mempool_sizing_get(const struct rte_mempool *mp,
 			       struct elastic_pool_sizing *sz) ELASTIC_MP_NOEXCEPT;
+
+/**
+ * Set (or, with @p hook NULL, clear) the pool's chunk hook (see elastic_chunk_event in
+ * elasticpool.h). A new hook is first called with ELASTIC_CHUNK_EV_ADD for every chunk the pool
+ * holds (a drop-in pool's base: once per memory piece DPDK populated it with), oldest first; its
+ * veto there leaves the pool without a hook (the chunks it accepted get ELASTIC_CHUNK_EV_RELEASE
+ * first). Only in the process that created the pool.
+ * @return 0; -EINVAL for a pool that is not elastic, -EPERM in another process, -EBUSY while
+ *   the pool is destroyed, or the hook's veto.
+ */
+int elastic_mempool_chunk_hook_set(struct rte_mempool *mp, elastic_chunk_hook_fn *hook,
+				   void *arg) ELASTIC_MP_NOEXCEPT;
 
 /**
  * One maintenance tick now: complete a pending release (retiring chunk fully back), grow one

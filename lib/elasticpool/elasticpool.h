@@ -93,6 +93,49 @@ extern "C" {
  */
 typedef uint64_t elastic_clock_fn(void *ctx);
 
+/** @name Per-chunk hooks (both faces: elastic_pool_params and elastic_mempool_params)
+ * A chunk hook sees every chunk of a pool twice: once its memory is reserved and before any of
+ * its buffers or objects can be handed out (ELASTIC_CHUNK_EV_ADD), and once all of them are home
+ * and before its memory is freed (ELASTIC_CHUNK_EV_RELEASE). An application uses it to
+ * rte_dev_dma_map() the memory, register it with a NIC or an RDMA stack, or refuse a growth.
+ * The hook runs under the pool's growth lock, in the thread that grows or releases (a datapath
+ * lcore, the maintenance service, or the caller of trim/free): it must not call into the same
+ * pool. It is a function pointer of the creating process: a pool with a hook grows and releases
+ * only in that process.
+ * @{ */
+/** What happens to the chunk. */
+enum elastic_chunk_event {
+	/** Reserved, nothing of it handed out yet. Return 0 to accept it, or a negative errno to
+	 *  veto the growth: the memory is freed, the growth fails with that errno (and the request
+	 *  that needed it fails as at the wall); a vetoed base fails the pool's creation. */
+	ELASTIC_CHUNK_EV_ADD = 1,
+	/** All of it is home; its memory is freed when the hook returns (its result is ignored).
+	 *  Also for every chunk still held when the pool is destroyed. */
+	ELASTIC_CHUNK_EV_RELEASE = 2,
+};
+
+/** One chunk's memory as a hook sees it. */
+struct elastic_chunk_info {
+	void *addr;                   /**< first byte (buffers/objects lie in [addr, addr + len)) */
+	size_t len;                   /**< bytes */
+	rte_iova_t iova;              /**< IOVA of addr, RTE_BAD_IOVA without one (hugetlb, heap) */
+	size_t page_size;             /**< page size backing it (IOVA-contiguous per page) */
+	uint64_t pinned_bytes;        /**< whole pages it holds (what pinned_bytes counts) */
+	uint32_t index;               /**< position in the order of addition (0: the base) */
+	uint32_t objs;                /**< objects in it (mempools), 0 for variable-size pools */
+	int socket_id;                /**< NUMA node of the memory */
+	const struct rte_memzone *mz; /**< its memzone, or NULL (hugetlb/heap provider, memory of
+	                               *   a drop-in mempool's base that DPDK reserved) */
+};
+
+/**
+ * A chunk hook. @p pool is the `struct elastic_pool *` or the `struct rte_mempool *` the chunk
+ * belongs to. @return 0, or (for ELASTIC_CHUNK_EV_ADD) a negative errno to refuse the chunk.
+ */
+typedef int elastic_chunk_hook_fn(void *pool, enum elastic_chunk_event ev,
+				  const struct elastic_chunk_info *info, void *arg);
+/** @} */
+
 /** Creation parameters. Always start from elastic_pool_params_init(). */
 struct elastic_pool_params {
 	const char *name;          /**< unique, 1..ELASTIC_POOL_NAMESIZE characters */
@@ -108,6 +151,8 @@ struct elastic_pool_params {
 	uint32_t flags;            /**< ELASTIC_POOL_F_* */
 	elastic_clock_fn *clock;   /**< NULL = CLOCK_MONOTONIC_COARSE */
 	void *clock_ctx;           /**< passed to clock */
+	elastic_chunk_hook_fn *chunk_hook; /**< NULL: none; see elastic_chunk_event */
+	void *chunk_hook_arg;      /**< passed to chunk_hook */
 };
 
 /** The limits that can stop a growth (elastic_pool_stats.last_limit). */
@@ -123,7 +168,8 @@ struct elastic_pool_stats {
 	/** base_size + chunk_size per chunk held beyond the base: the bytes the pool asked of its
 	 *  provider, not what the system maps for them. The hugetlb provider rounds each chunk up to
 	 *  whole 2 MiB hugepages (or maps 4 KiB pages if there are none), and a memzone chunk of N
-	 *  hugepages maps N+1 (its malloc header sits before the hugepage-aligned start). */
+	 *  hugepages maps N+1 (its malloc header sits before the hugepage-aligned start).
+	 *  Elastic mempools count whole pages: their chunks map exactly what this says. */
 	uint64_t pinned_bytes;
 	uint64_t in_use_bytes;      /**< bytes handed out (rounded classes) */
 	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */

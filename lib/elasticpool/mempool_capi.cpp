@@ -23,7 +23,7 @@ namespace {
 
 constexpr uint32_t known_flags =
     ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_PREGROW |
-    ELASTIC_MEMPOOL_F_ADAPTIVE | ELASTIC_MEMPOOL_F_BREAKEVEN;
+    ELASTIC_MEMPOOL_F_ADAPTIVE | ELASTIC_MEMPOOL_F_NO_GUARD | ELASTIC_MEMPOOL_F_BREAKEVEN;
 
 // rte_mempool_free() drains the pool through our dequeue before it calls our free: from the
 // DESTROY event on, nothing may grow (nor shrink) any more.
@@ -34,6 +34,7 @@ void on_mempool_event(rte_mempool_event event, rte_mempool *mp, void *)
     if (pool_state *s = state_of(mp)) {
         mark_destroying(s);
         maint_unregister(mp); // waits for a tick of it in progress
+        hooks_on_destroy(s);  // before rte_mempool_free frees any of its memory
         log_destroy(s);
     }
 }
@@ -348,3 +349,9 @@ int elastic_mempool_cache_flush(struct rte_mempool *mp) noexcept
 }
 
 } // extern "C"
+
+int elastic_mempool_chunk_hook_set(struct rte_mempool *mp, elastic_chunk_hook_fn *hook,
+                                   void *arg) noexcept
+{
+    return on_elastic(mp, [hook, arg](pool_state *s) { return hook_set(s, hook, arg); });
+}

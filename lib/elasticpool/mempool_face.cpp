@@ -29,6 +29,7 @@
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
@@ -163,6 +164,218 @@ void unretire(pool_state *s) noexcept
     s->nb_unretire++;
 }
 
+// ---- true page counts ----
+// A memzone is a malloc element: DPDK 22.11 puts the element's header (sizeof(struct
+// malloc_elem), two cache lines; lib/eal/common/malloc_elem.h, no trailer without
+// RTE_MALLOC_DEBUG) right before the memzone's first byte, and expands the heap by
+// align_ceil(max(header, align) + len, page) (malloc_heap.c, try_expand_heap_primary). A
+// page-aligned memzone of N pages therefore maps N + 1 pages (its header spills onto the page
+// before). Ours ask for N pages less the header, cache-line aligned: the element fills exactly N
+// fresh pages and freeing it gives all N back.
+constexpr size_t malloc_hdr = 2 * RTE_CACHE_LINE_SIZE;
+
+// Pages of `pg` bytes that [lo, hi) touches.
+uint64_t pages_spanned(uintptr_t lo, uintptr_t hi, size_t pg) noexcept
+{
+    return hi <= lo ? 0 : (hi - 1) / pg - lo / pg + 1;
+}
+
+// Objects that fit in `len` bytes starting `start` bytes into a page, laid out as populate()
+// lays them (none crosses a page boundary when it fits in one).
+uint32_t objs_fitting(size_t start, size_t len, size_t total, size_t pg, uint32_t want) noexcept
+{
+    uint32_t n = 0;
+    size_t off = 0;
+    while (n < want) {
+        size_t a = start + off;
+        if (total <= pg && a / pg != (a + total - 1) / pg)
+            off += RTE_ALIGN_CEIL(a, pg) - a;
+        if (off + total > len)
+            break;
+        off += total;
+        n++;
+    }
+    return n;
+}
+
+// How a chunk of `objs` objects is laid out: objects from the memzone's start, then its stack
+// of free objects (objs pointers) at the end; the memzone plus its malloc header fill whole pages.
+struct chunk_plan {
+    size_t reserve;  // memzone bytes to ask for
+    size_t pinned;   // pages it maps
+    size_t stack_off; // offset of the stack in the memzone (end of the objects' area)
+};
+
+chunk_plan plan_chunk(const pool_state *s, uint32_t objs) noexcept
+{
+    const size_t stack_bytes = RTE_ALIGN_CEIL(size_t{objs} * sizeof(void *), RTE_CACHE_LINE_SIZE);
+    const size_t total = s->total_elt;
+    const size_t pg = s->pg_sz;
+    if (pg == 0) { // no page constraint (RTE_MEMPOOL_F_NO_IOVA_CONTIG): bytes as they come
+        const size_t obj_bytes = RTE_ALIGN_CEIL(size_t{objs} * total, RTE_CACHE_LINE_SIZE);
+        return {obj_bytes + stack_bytes, obj_bytes + stack_bytes + malloc_hdr, obj_bytes};
+    }
+    size_t pages = (malloc_hdr + size_t{objs} * total + stack_bytes + pg - 1) / pg;
+    for (;; pages++) {
+        const size_t len = pages * pg - malloc_hdr;
+        const size_t stack_off = RTE_ALIGN_FLOOR(len - stack_bytes, RTE_CACHE_LINE_SIZE);
+        if (objs_fitting(malloc_hdr, stack_off, total, pg, objs) == objs)
+            return {len, pages * pg, stack_off};
+    }
+}
+
+size_t page_size_of(const void *addr, size_t dflt) noexcept
+{
+    const rte_memseg_list *msl = rte_mem_virt2memseg_list(addr);
+    return msl != nullptr ? msl->page_sz : dflt;
+}
+
+void free_chunk_memory(chunk &c) noexcept
+{
+    if (!c.stack_in_mz)
+        rte_free(c.stack);
+    if (c.mz != nullptr)
+        rte_memzone_free(c.mz);
+    c.stack = nullptr;
+    c.mz = nullptr;
+}
+
+// Pages a piece of a drop-in pool's base holds: DPDK reserved its memzone page-aligned, so the
+// piece at a memzone's start holds the page its malloc header spilled onto as well.
+uint64_t base_piece_bytes(const pool_state *s, void *vaddr, size_t len) noexcept
+{
+    const size_t pg = page_size_of(vaddr, s->pg_sz);
+    if (pg == 0)
+        return len;
+    struct walk {
+        const void *va;
+        bool start;
+    } w{vaddr, false};
+    rte_memzone_walk([](const rte_memzone *mz, void *arg) {
+        auto *w = static_cast<walk *>(arg);
+        w->start = w->start || mz->addr == w->va;
+    }, &w);
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(vaddr);
+    return pages_spanned(lo - (w.start ? malloc_hdr : 0), lo + len, pg) * pg;
+}
+
+// ---- per-chunk hooks ----
+int hook_call(pool_state *s, elastic_chunk_event ev, const elastic_chunk_info &info) noexcept
+{
+    try {
+        return s->hook(s->mp, ev, &info, s->hook_arg);
+    } catch (...) { // a C++ hook that throws: a veto, never an exception through DPDK
+        return -EFAULT;
+    }
+}
+
+// Calls the hook for chunk idx (`c`, possibly already out of the store); the DPDK-populated base
+// of a drop-in pool once per memory piece (the memhdrs before the next chunk's). Stops at and
+// returns the first veto of an ADD.
+int call_hook(pool_state *s, elastic_chunk_event ev, const chunk &c, uint32_t idx) noexcept
+{
+    if (s->hook == nullptr || s->owner_pid != self_pid)
+        return 0;
+    elastic_chunk_info info{};
+    info.index = idx;
+    info.objs = c.cap;
+    if (c.mz != nullptr) {
+        info.addr = c.mz->addr;
+        info.len = c.mz->len;
+        info.iova = c.mz->iova;
+        info.page_size = page_size_of(c.mz->addr, s->pg_sz);
+        info.pinned_bytes = c.bytes;
+        info.socket_id = c.mz->socket_id;
+        info.mz = c.mz;
+        const int ret = hook_call(s, ev, info);
+        return ev == ELASTIC_CHUNK_EV_ADD ? ret : 0;
+    }
+    rte_mempool_memhdr *end = idx + 1 < s->nb_chunks ? *s->chunks[idx + 1].mem_prev : nullptr;
+    for (rte_mempool_memhdr *h = STAILQ_FIRST(&s->mp->mem_list); h != nullptr && h != end;
+         h = STAILQ_NEXT(h, next)) {
+        info.addr = h->addr;
+        info.len = h->len;
+        info.iova = h->iova;
+        info.page_size = page_size_of(h->addr, s->pg_sz);
+        info.pinned_bytes = info.page_size == 0 ? h->len :
+            pages_spanned(reinterpret_cast<uintptr_t>(h->addr),
+                          reinterpret_cast<uintptr_t>(h->addr) + h->len, info.page_size) *
+            info.page_size;
+        info.socket_id = s->mp->socket_id;
+        const int ret = hook_call(s, ev, info);
+        if (ev == ELASTIC_CHUNK_EV_ADD && ret != 0)
+            return ret;
+    }
+    return 0;
+}
+
+// ---- the guard for PMDs that snapshot pool memory ----
+// PMDs of DPDK 22.11 that learn a pool's memory once (at Rx queue set-up or start, or at the
+// READY event, which an elastic pool fires only at its wall) and never see a chunk added later.
+// Source evidence in docs/mempool-driver.md.
+const char *snapshot_pmd(const char *driver) noexcept
+{
+    static const char *const names[] = {"af_xdp", "mlx5", "mlx4", "mana", "sfc", "thunderx",
+                                        "vmxnet3"};
+    if (driver == nullptr)
+        return nullptr;
+    for (const char *n : names)
+        if (strstr(driver, n) != nullptr)
+            return n;
+    return nullptr;
+}
+
+// Before a growth: does an Rx queue of such a PMD take mbufs from this pool? Then the pool stays
+// as it is from now on (no growth, no release), says so once and flags it in its xstats. AF_XDP
+// has no rxq_info_get in 22.11: while an AF_XDP port has Rx queues configured, every elastic
+// mbuf pool of the process counts as used by it. Grow lock held.
+bool guard_check(pool_state *s) noexcept
+{
+    if (s->guarded)
+        return true;
+    if (s->no_guard || !s->pktmbuf)
+        return false;
+    uint16_t port;
+    RTE_ETH_FOREACH_DEV(port) {
+        rte_eth_dev_info info;
+        if (rte_eth_dev_info_get(port, &info) != 0)
+            continue;
+        const char *pmd = snapshot_pmd(info.driver_name);
+        if (pmd == nullptr)
+            continue;
+        bool uses = false;
+        for (uint16_t q = 0; q < info.nb_rx_queues && !uses; q++) {
+            rte_eth_rxq_info qi;
+            const int r = rte_eth_rx_queue_info_get(port, q, &qi);
+            // Without rxq_info_get (af_xdp, mlx4, thunderx, vmxnet3) the pool cannot be told:
+            // every elastic mbuf pool counts as used; an AF_XDP queue being set up too.
+            uses = r == 0 ? qi.mp == s->mp : r == -ENOTSUP || strcmp(pmd, "af_xdp") == 0;
+        }
+        if (!uses)
+            continue;
+        uint32_t chunks;
+        {
+            lock_guard g(s->store);
+            unretire(s);
+            s->guarded = true;
+            s->guard_port = port;
+            chunks = s->nb_chunks;
+        }
+        EMP_LOG(WARNING, "%s: Rx queues of port %u (%s) take mbufs from this pool and that PMD "
+                "learns pool memory only once: the pool stays at %u objects in %u chunks (no "
+                "growth, no release; xstats 'guarded'). Size its base for the port (see "
+                "docs/mempool-driver.md)\n", s->mp->name, port, info.driver_name, s->populated,
+                chunks);
+        if (chunks > 1 && strcmp(pmd, "af_xdp") == 0)
+            EMP_LOG(ERR, "%s: %u chunks were added before port %u's Rx queue was set up: "
+                    "AF_XDP's umem covers only memory from the first one\n", s->mp->name,
+                    chunks - 1, port);
+        return true;
+    }
+    return false;
+}
+
+
 // Unlink from the mempool everything a chunk added after its recorded list tails.
 void unlink_lists(rte_mempool *mp, chunk &c, uint32_t nb_objs) noexcept
 {
@@ -191,12 +404,17 @@ uint32_t base_target(const pool_state *s) noexcept
 bool release_last_locked(pool_state *s) noexcept
 {
     rte_mempool *mp = s->mp;
+    // A PMD that registered the pool's memory keeps using it (guard_check); a hook is a
+    // function of the creating process.
+    if (s->guarded || (s->hook != nullptr && s->owner_pid != self_pid))
+        return false;
     chunk c;
+    uint32_t idx;
     {
         lock_guard g(s->store);
         if (s->nb_chunks < 2)
             return false;
-        const uint32_t idx = s->nb_chunks - 1;
+        idx = s->nb_chunks - 1;
         chunk &lc = s->chunks[idx];
         if (lc.nb_free != lc.cap)
             return false;
@@ -216,8 +434,8 @@ bool release_last_locked(pool_state *s) noexcept
         lc = chunk{};
     }
     unlink_lists(mp, c, c.cap);
-    rte_memzone_free(c.mz);
-    rte_free(c.stack);
+    call_hook(s, ELASTIC_CHUNK_EV_RELEASE, c, idx);
+    free_chunk_memory(c);
     return true;
 }
 
@@ -240,7 +458,7 @@ void sync_activity(pool_state *s, uint64_t now) noexcept
 void retire_last(pool_state *s) noexcept
 {
     lock_guard g(s->store);
-    if (s->nb_chunks < 2 || s->retiring >= 0)
+    if (s->nb_chunks < 2 || s->retiring >= 0 || s->guarded)
         return;
     const uint32_t idx = s->nb_chunks - 1;
     chunk &c = s->chunks[idx];
@@ -261,6 +479,9 @@ bool may_grow(const pool_state *s) noexcept
     // A custom obj_init can only be replayed in the process that gave it.
     if (s->obj_init != nullptr && !s->pktmbuf && s->owner_pid != self_pid)
         return false;
+    // So can a chunk hook.
+    if (s->hook != nullptr && s->owner_pid != self_pid)
+        return false;
     return true;
 }
 
@@ -275,26 +496,6 @@ uint32_t next_chunk_objs(const pool_state *s) noexcept
 {
     const uint32_t left = s->mp->size - std::min(s->populated, s->mp->size);
     return std::min(s->nb_chunks == 0 ? s->base_objs : s->chunk_objs, left);
-}
-
-// Bytes of a chunk of `objs` objects: whole pages, so that freeing it gives the pages back.
-// DPDK's size adds an object's size less one for a start that is not page-aligned; our chunks
-// start on a page, so that margin is dropped (with it, objects that fill their pages exactly
-// would cost one more whole hugepage per chunk).
-ssize_t chunk_mem(const rte_mempool *mp, size_t pg_sz, uint32_t objs, size_t *align) noexcept
-{
-    const uint32_t pg_shift = pg_sz != 0 ? rte_bsf64(pg_sz) : 0;
-    size_t min_chunk = 0;
-    *align = 0;
-    ssize_t mem = rte_mempool_op_calc_mem_size_default(mp, objs, pg_shift, &min_chunk, align);
-    if (mem >= 0 && pg_sz != 0) {
-        const size_t total = mp->header_size + mp->elt_size + mp->trailer_size;
-        if (total <= pg_sz && objs > 0 && mem > static_cast<ssize_t>(total))
-            mem -= static_cast<ssize_t>(total - 1);
-        *align = std::max(*align, pg_sz);
-        mem = RTE_ALIGN_CEIL(mem, static_cast<ssize_t>(pg_sz));
-    }
-    return mem;
 }
 
 // What the ledger asks of this face (under the grow lock).
@@ -411,6 +612,9 @@ int state_alloc(rte_mempool *mp) noexcept
     s->chunk_objs = p.chunk_objs;
     s->low_wm = (p.flags & ELASTIC_MEMPOOL_F_NO_PREGROW) ? 0 : p.low_watermark;
     s->flags = p.flags;
+    s->no_guard = (p.flags & ELASTIC_MEMPOOL_F_NO_GUARD) != 0;
+    s->hook = p.chunk_hook;
+    s->hook_arg = p.chunk_hook_arg;
     s->tick_ns = uint64_t{p.tick_ms} * ns_per_ms;
     s->clock = p.clock;
     s->clock_ctx = p.clock_ctx;
@@ -435,13 +639,12 @@ int state_alloc(rte_mempool *mp) noexcept
     }
     {
         ledger_config lc{};
-        size_t align;
-        const ssize_t base_mem = chunk_mem(mp, s->pg_sz, base, &align);
-        const ssize_t chunk_mem_b = chunk_mem(mp, s->pg_sz, s->chunk_objs, &align);
+        const uint64_t base_mem = plan_chunk(s, base).pinned;
+        const uint64_t chunk_mem_b = plan_chunk(s, s->chunk_objs).pinned;
         lc.wall_units = mp->size;
         lc.wall_bytes = uint64_t{mp->size} * s->total_elt;
-        lc.base_bytes = base_mem > 0 ? uint64_t(base_mem) : 0;
-        lc.chunk_bytes = chunk_mem_b > 0 ? uint64_t(chunk_mem_b) : 0;
+        lc.base_bytes = base_mem;
+        lc.chunk_bytes = chunk_mem_b;
         lc.margin_bytes = s->total_elt; // a get takes objects one by one (bursts are small)
         lc.unit_bytes = s->total_elt;
         lc.low_wm_units = s->low_wm;
@@ -488,11 +691,8 @@ void state_free(rte_mempool *mp) noexcept
     maint_unregister(mp); // normally done by the DESTROY event already
     // rte_mempool_free() has unlinked the objects and memory headers; the memzones of our
     // chunks are ours to free (a base populated by DPDK has its own callback).
-    for (uint32_t i = 0; i < s->max_chunks; i++) {
-        if (s->chunks[i].mz != nullptr)
-            rte_memzone_free(s->chunks[i].mz);
-        rte_free(s->chunks[i].stack);
-    }
+    for (uint32_t i = 0; i < s->max_chunks; i++)
+        free_chunk_memory(s->chunks[i]);
     s->led->give_back_all();
     rte_free(s->chunks);
     rte_free(s->ranges);
@@ -665,6 +865,7 @@ int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, s
         return -EINVAL;
     chunk *c;
     unsigned limit;
+    uint64_t piece_bytes = 0;
     if (s->growing) {
         c = &s->chunks[s->nb_chunks]; // staged, not published
         limit = c->cap - c->nb_free;
@@ -677,9 +878,10 @@ int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, s
         // A drop-in base arrives in pieces from DPDK's populate: each is admitted by the node
         // budget like a growth (and refused like one: the creation then fails).
         lock_guard gg(s->grow);
-        if (!s->led->admit_base(len)) {
-            EMP_LOG(ERR, "%s: %zu bytes of the base refused by node %d's budget\n", mp->name,
-                    len, s->led->config().node);
+        piece_bytes = base_piece_bytes(s, vaddr, len);
+        if (!s->led->admit_base(piece_bytes)) {
+            EMP_LOG(ERR, "%s: %" PRIu64 " bytes of the base refused by node %d's budget\n",
+                    mp->name, piece_bytes, s->led->config().node);
             return -ENOBUFS;
         }
     }
@@ -711,12 +913,12 @@ int populate(rte_mempool *mp, unsigned max_objs, void *vaddr, rte_iova_t iova, s
     }
     {
         lock_guard gg(s->grow);
-        s->led->extend(0, n, len);
+        s->led->extend(0, n, piece_bytes);
         lock_guard g(s->store);
         c->nb_free += n;
         s->free_active += n;
         s->populated += n;
-        c->bytes += len;
+        c->bytes += piece_bytes;
         s->first_hint = 0;
     }
     // Lazy base reached: claim the rest so populate_default stops reserving memory.
@@ -736,30 +938,36 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         s->led->refuse_wall();
         return -ENOBUFS;
     }
-    size_t align = 0;
-    const ssize_t mem = chunk_mem(mp, s->pg_sz, objs, &align);
-    if (mem < 0)
-        return static_cast<int>(mem);
+    if (!base && guard_check(s)) {
+        s->led->refuse_wall(); // the pool's size is its wall from now on
+        return -ENOBUFS;
+    }
+    const chunk_plan plan = plan_chunk(s, objs);
+    const uint64_t mem = plan.pinned;
     if (base ? !s->led->admit_base(mem) : !s->led->admit(objs, mem))
         return -ENOBUFS; // the node budget
     const uint64_t t0 = tsc_ns();
-    void **stack = zalloc<void *>("elastic_mempool_stack", objs, mp->socket_id);
-    if (stack == nullptr) {
-        s->led->grow_failed(mem, tsc_ns() - t0);
-        return -ENOMEM;
-    }
     char name[RTE_MEMZONE_NAMESIZE];
     snprintf(name, sizeof(name), "EMP%" PRIxPTR "_%u", reinterpret_cast<uintptr_t>(mp),
              s->mz_seq++);
-    // Only on the pool's node: a chunk elsewhere would defeat NUMA placement.
-    const rte_memzone *mz = rte_memzone_reserve_aligned(name, mem, mp->socket_id, 0, align);
+    // Only on the pool's node: a chunk elsewhere would defeat NUMA placement. Cache-line
+    // aligned, whole pages with its malloc header (plan_chunk).
+    const rte_memzone *mz = rte_memzone_reserve_aligned(name, plan.reserve, mp->socket_id, 0,
+                                                        RTE_CACHE_LINE_SIZE);
     if (mz == nullptr) {
-        rte_free(stack);
         s->led->grow_failed(mem, tsc_ns() - t0);
-        EMP_LOG(DEBUG, "%s: no memzone of %zd bytes: %s\n", mp->name, mem,
+        EMP_LOG(DEBUG, "%s: no memzone of %zu bytes: %s\n", mp->name, plan.reserve,
                 rte_strerror(rte_errno));
         return -ENOMEM;
     }
+    if (s->pg_sz != 0) {
+        const uintptr_t a = reinterpret_cast<uintptr_t>(mz->addr);
+        const uint64_t spans = pages_spanned(a - malloc_hdr, a + mz->len, s->pg_sz) * s->pg_sz;
+        if (spans != mem) // it went into pages the heap held already (shared with others)
+            EMP_LOG(DEBUG, "%s: memzone %s spans %" PRIu64 " bytes of pages, planned %" PRIu64
+                    "\n", mp->name, name, spans, mem);
+    }
+    void **stack = static_cast<void **>(RTE_PTR_ADD(mz->addr, plan.stack_off));
 
     const uint32_t idx = s->nb_chunks;
     chunk &c = s->chunks[idx];
@@ -768,8 +976,9 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     c.va_hi = c.va_lo + mz->len;
     c.mz = mz;
     c.stack = stack;
+    c.stack_in_mz = true;
     c.cap = objs;
-    c.bytes = mz->len;
+    c.bytes = mem;
     c.elt_prev = mp->elt_list.stqh_last;
     c.mem_prev = mp->mem_list.stqh_last;
     c.state = chunk_state::active;
@@ -780,14 +989,15 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     char *addr = static_cast<char *>(mz->addr);
     size_t off = 0;
     const bool no_iova = (mp->flags & RTE_MEMPOOL_F_NO_IOVA_CONTIG) != 0;
-    while (off < mz->len && c.nb_free < c.cap) {
+    const size_t obj_end = plan.stack_off; // the stack follows the objects
+    while (off < obj_end && c.nb_free < c.cap) {
         const rte_iova_t iova = no_iova ? RTE_BAD_IOVA : iova_of(addr + off);
-        size_t run = mz->len - off;
+        size_t run = obj_end - off;
         if (s->pg_sz != 0 && iova != RTE_BAD_IOVA) {
             run = std::min<size_t>(RTE_PTR_ALIGN_CEIL(addr + off + 1, s->pg_sz) - (addr + off),
-                                   mz->len - off);
-            while (off + run < mz->len && iova_of(addr + off + run) == iova + run)
-                run = std::min(run + s->pg_sz, mz->len - off);
+                                   obj_end - off);
+            while (off + run < obj_end && iova_of(addr + off + run) == iova + run)
+                run = std::min(run + s->pg_sz, obj_end - off);
         }
         // No free callback: a function pointer of this process would be wrong in another one
         // (a chunk grown by a secondary); state_free() frees the memzones of live chunks.
@@ -804,8 +1014,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         err = -ENOMEM;
     if (err != 0) {
         unlink_lists(mp, c, staged);
-        rte_memzone_free(mz);
-        rte_free(stack);
+        free_chunk_memory(c);
         c = chunk{};
         s->led->grow_failed(mem, tsc_ns() - t0);
         return err;
@@ -818,6 +1027,16 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
             rte_pktmbuf_init(mp, nullptr, c.stack[i], s->populated + i);
         else if (s->obj_init != nullptr)
             s->obj_init(mp, s->obj_init_arg, c.stack[i], s->populated + i);
+    }
+    // The application's hook: after the memory is there, before anything of it is handed out.
+    if (const int veto = call_hook(s, ELASTIC_CHUNK_EV_ADD, c, idx); veto != 0) {
+        unlink_lists(mp, c, staged);
+        free_chunk_memory(c);
+        c = chunk{};
+        s->led->grow_failed(mem, tsc_ns() - t0);
+        s->nb_hook_veto++;
+        EMP_LOG(DEBUG, "%s: chunk %u refused by the chunk hook (%d)\n", mp->name, idx, veto);
+        return veto < 0 ? veto : -EPERM;
     }
     const uint64_t t1 = tsc_ns();
     c.last_alloc_ns = now_ns(s);
@@ -836,7 +1055,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
     if (base)
         return 0;
     EMP_LOG(DEBUG, "%s: chunk %u of %u objects (%zu bytes) added by %s in %" PRIu64 " ns\n",
-            mp->name, idx, staged, mz->len,
+            mp->name, idx, staged, size_t(mem),
             origin == grow_origin::datapath ? "datapath" : "maintenance", t1 - t0);
     return 0;
 }
@@ -881,6 +1100,39 @@ void mark_destroying(pool_state *s) noexcept
     s->destroying = true;
 }
 
+void hooks_on_destroy(pool_state *s) noexcept
+{
+    lock_guard gg(s->grow);
+    for (uint32_t i = s->nb_chunks; i-- > 0;)
+        call_hook(s, ELASTIC_CHUNK_EV_RELEASE, s->chunks[i], i);
+    s->hook = nullptr;
+}
+
+int hook_set(pool_state *s, elastic_chunk_hook_fn *hook, void *arg) noexcept
+{
+    if (s->owner_pid != self_pid)
+        return -EPERM;
+    lock_guard gg(s->grow);
+    if (s->destroying)
+        return -EBUSY;
+    // The old hook lets go of the chunks it saw; the new one sees each of them first.
+    for (uint32_t i = s->nb_chunks; s->hook != nullptr && i-- > 0;)
+        call_hook(s, ELASTIC_CHUNK_EV_RELEASE, s->chunks[i], i);
+    s->hook = hook;
+    s->hook_arg = arg;
+    for (uint32_t i = 0; hook != nullptr && i < s->nb_chunks; i++) {
+        const int veto = call_hook(s, ELASTIC_CHUNK_EV_ADD, s->chunks[i], i);
+        if (veto == 0)
+            continue;
+        while (i-- > 0)
+            call_hook(s, ELASTIC_CHUNK_EV_RELEASE, s->chunks[i], i);
+        s->hook = nullptr;
+        s->hook_arg = nullptr;
+        return veto < 0 ? veto : -EPERM;
+    }
+    return 0;
+}
+
 void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept
 {
     lock_guard gg(s->grow); // the ledger's figures
@@ -913,6 +1165,9 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         xs->free_objs = s->free_active;
         xs->parked_objs = s->parked;
         xs->retiring = s->retiring >= 0;
+        xs->guarded = s->guarded;
+        xs->guard_port = s->guard_port;
+        xs->nb_hook_veto = s->nb_hook_veto;
     }
 }
 
@@ -1043,6 +1298,8 @@ void params_from_env(elastic_mempool_params *p) noexcept
                 ELASTIC_MEMPOOL_F_BREAKEVEN);
     if (get("ELASTIC_MEMPOOL_ADAPTIVE", 0) != 0)
         p->flags |= ELASTIC_MEMPOOL_F_ADAPTIVE;
+    if (get("ELASTIC_MEMPOOL_NO_GUARD", 0) != 0)
+        p->flags |= ELASTIC_MEMPOOL_F_NO_GUARD;
     if (get("ELASTIC_MEMPOOL_BREAKEVEN", 0) != 0)
         p->flags |= ELASTIC_MEMPOOL_F_BREAKEVEN;
 }

@@ -77,6 +77,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) chunk {
     uint64_t bytes;                      // pinned bytes
     rte_mempool_objhdr **elt_prev;       // elt_list slot before the chunk's first objhdr
     rte_mempool_memhdr **mem_prev;       // mem_list slot before the chunk's first memhdr
+    bool stack_in_mz;                    // `stack` lies at the end of the memzone (not rte_malloc)
 };
 
 // Address span of an added chunk, sorted by lo, for finding an object's chunk on enqueue.
@@ -122,6 +123,12 @@ struct pool_state {
     bool pktmbuf;                        // objects are mbufs: replay rte_pktmbuf_init
     bool auto_tick;                      // the creating process registers it for maintenance
     bool destroying;                     // rte_mempool_free started: never grow again
+    bool no_guard;                       // ELASTIC_MEMPOOL_F_NO_GUARD
+    bool guarded;                        // a snapshotting PMD's Rx queue uses it (guard_check)
+    uint16_t guard_port;
+    elastic_chunk_hook_fn *hook;         // per-chunk hook (owner process only) or NULL
+    void *hook_arg;
+    uint64_t nb_hook_veto;               // (grow) growths the hook refused
     std::atomic<void *> ticket{nullptr}; // maintenance registration (owner process) or NULL
     ledger *led;                         // the chunk ledger (guarded by `grow`)
     chunk_rec *recs;                     // its records, max_chunks of them
@@ -180,6 +187,10 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept;
 int maintain(pool_state *s, bool sample_now_only) noexcept;
 int trim(pool_state *s) noexcept;
 void mark_destroying(pool_state *s) noexcept;
+// The DESTROY event: the hook sees ELASTIC_CHUNK_EV_RELEASE for every chunk still held.
+void hooks_on_destroy(pool_state *s) noexcept;
+// elastic_mempool_chunk_hook_set(): 0 or -errno.
+int hook_set(pool_state *s, elastic_chunk_hook_fn *hook, void *arg) noexcept;
 void log_destroy(pool_state *s) noexcept;
 void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *xs) noexcept;
 void sizing(pool_state *s, elastic_pool_sizing *sz) noexcept;

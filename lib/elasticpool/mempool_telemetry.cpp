@@ -111,6 +111,9 @@ void fill_info(rte_mempool *mp, rte_tel_data *d) noexcept
     add_u64(d, "nb_samples", st.nb_samples);
     add_u64(d, "grow_ns_total", st.grow_ns_total);
     add_u64(d, "grow_ns_max", xs.grow_ns_max);
+    add_u64(d, "guarded", xs.guarded);
+    add_u64(d, "guard_port", xs.guard_port);
+    add_u64(d, "nb_hook_veto", xs.nb_hook_veto);
     rte_tel_data_add_dict_string(d, "limit_hit", limit_name(st.last_limit));
     add_u64(d, "retiring", xs.retiring);
     add_u64(d, "tick_ms", s->tick_ns / ns_per_ms);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_memory.h>
 
@@ -107,6 +108,8 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
     out.provider = kind;
     out.clock = p.clock != nullptr ? p.clock : policy_clock_ns;
     out.clock_ctx = p.clock_ctx;
+    out.hook = p.chunk_hook;
+    out.hook_arg = p.chunk_hook_arg;
     return 0;
 }
 
@@ -164,6 +167,8 @@ public:
     {
         if (p_.chunks_.size() < 2)
             return false;
+        p_.call_hook(ELASTIC_CHUNK_EV_RELEASE, *p_.chunks_.back(),
+                     uint32_t(p_.chunks_.size() - 1));
         try {
             out_.push_back(std::move(p_.chunks_.back()));
         } catch (const std::bad_alloc &) {
@@ -223,6 +228,13 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
             rte_errno = ENOMEM;
             return nullptr;
         }
+        if (const int veto = p->call_hook(ELASTIC_CHUNK_EV_ADD, *p->chunks_[0], 0)) {
+            EP_LOG(ERR, "pool %s: the chunk hook refused the base (%d)", cfg.name.c_str(), veto);
+            p->chunks_.clear();
+            p->ledger_.grow_failed(cfg.base_size, 0);
+            rte_errno = veto < 0 ? -veto : EPERM;
+            return nullptr;
+        }
         p->ledger_.add(cfg.base_size, cfg.base_size, p->now(), grow_kind::base, 0);
         snprintf(p->tag_, sizeof(p->tag_), "%s", tag);
         EP_LOG(DEBUG, "pool %s: base %zu, chunk %zu, wall %zu, max buffer %zu, provider %s",
@@ -235,8 +247,33 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
     }
 }
 
+int var_pool::call_hook(elastic_chunk_event ev, const chunk &c, uint32_t idx) noexcept
+{
+    if (cfg_.hook == nullptr)
+        return 0;
+    elastic_chunk_info info{};
+    info.addr = c.mem->addr();
+    info.len = c.mem->size();
+    info.iova = c.mem->iova(c.mem->addr());
+    info.page_size = cfg_.provider == provider_kind::memzone && rte_eal_has_hugepages()
+                         ? RTE_PGSIZE_2M : page_size;
+    info.pinned_bytes = c.size;
+    info.index = idx;
+    info.socket_id = cfg_.socket_id;
+    info.mz = nullptr;
+    int ret;
+    try {
+        ret = cfg_.hook(handle(), ev, &info, cfg_.hook_arg);
+    } catch (...) {
+        ret = -EFAULT;
+    }
+    return ev == ELASTIC_CHUNK_EV_ADD ? ret : 0;
+}
+
 var_pool::~var_pool()
 {
+    for (size_t i = chunks_.size(); i-- > 0;)
+        call_hook(ELASTIC_CHUNK_EV_RELEASE, *chunks_[i], uint32_t(i));
     ledger_.give_back_all();
     unsigned reported = 0;
     uint64_t out = 0;
@@ -312,6 +349,15 @@ bool var_pool::grow(uint64_t t, grow_kind kind) noexcept
                                                       cfg_.max_order));
             ok = true;
         } catch (const std::bad_alloc &) {
+        }
+    }
+    if (ok) {
+        if (const int veto = call_hook(ELASTIC_CHUNK_EV_ADD, *chunks_.back(),
+                                       uint32_t(chunks_.size() - 1))) {
+            chunks_.pop_back(); // its memory goes back now
+            ledger_.grow_failed(cfg_.chunk_size, monotonic_ns() - t0);
+            rte_errno = veto < 0 ? -veto : EPERM;
+            return false;
         }
     }
     if (!ok) {

@@ -37,6 +37,8 @@ struct pool_config {
     provider_kind provider;
     elastic_clock_fn *clock;
     void *clock_ctx;
+    elastic_chunk_hook_fn *hook; // per-chunk hook or nullptr
+    void *hook_arg;
 
     // Fills `out` from the C params; returns 0 or a positive errno (message logged).
     static int from_params(const elastic_pool_params &p, pool_config &out);
@@ -119,6 +121,8 @@ private:
     void serve_waiters(served_list &out, bool may_grow) noexcept;
 
     static void run_callbacks(elastic_pool *h, const served_list &s) noexcept;
+    // The chunk hook for chunk `idx` (0 or its negative-errno veto of an ADD).
+    int call_hook(elastic_chunk_event ev, const chunk &c, uint32_t idx) noexcept;
 
     pool_config cfg_;
     mutable std::mutex mu_;

@@ -48,7 +48,7 @@ TEST_F(mempool_env, breakeven_variable_and_flag_bit)
     params_from_env(&p);
     EXPECT_NE(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
     unsetenv("ELASTIC_MEMPOOL_BREAKEVEN");
-    setenv("ELASTIC_MEMPOOL_FLAGS", "32", 1);
+    setenv("ELASTIC_MEMPOOL_FLAGS", "64", 1);
     params_from_env(&p);
     EXPECT_NE(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
 }

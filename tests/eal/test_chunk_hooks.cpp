@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+// Per-chunk hooks of both faces and true page counts, under a real EAL:
+// - a mempool's hook sees each chunk (the base at creation) before any object of it is handed
+//   out, and again once all of them are home, before its memory goes (trim, destroy); a veto
+//   stops the growth cleanly and costs no hugepage;
+// - a hook set on a pool that exists first sees every chunk it holds; a veto there leaves none;
+// - a variable-size pool's hook: the same two events, a vetoed growth fails the request;
+// - a mempool chunk holds whole hugepages and nothing more: pinned_bytes, the hook's
+//   pinned_bytes, this process's hugepage files and HugePages_Free move by the same amount on
+//   every growth and release.
+
+#include "test_mempool_common.hpp"
+
+#include <elasticpool.h>
+
+#include <rte_errno.h>
+#include <rte_memzone.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+using namespace elastic::test;
+
+namespace {
+
+constexpr uint16_t data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
+
+// What a hook saw, in order.
+struct event {
+    elastic_chunk_event ev;
+    uintptr_t lo, hi;
+    uint32_t index, objs;
+    uint64_t pinned;
+    bool mz;
+    bool vetoed;
+};
+
+struct recorder {
+    std::vector<event> events;
+    int veto = 0;           // returned for the next ADD (then reset) when non-zero
+    int veto_at_index = -1; // or veto the ADD of this index
+    uint64_t sum = 0;       // touches the memory in each call: it must be mapped
+
+    static int hook(void *, elastic_chunk_event ev, const elastic_chunk_info *info, void *arg)
+    {
+        auto *r = static_cast<recorder *>(arg);
+        const auto lo = reinterpret_cast<uintptr_t>(info->addr);
+        r->events.push_back({ev, lo, lo + info->len, info->index, info->objs,
+                             info->pinned_bytes, info->mz != nullptr, false});
+        r->sum += *static_cast<volatile const uint8_t *>(info->addr);
+        if (ev != ELASTIC_CHUNK_EV_ADD)
+            return 0;
+        int v = int(info->index) == r->veto_at_index ? -EACCES : 0;
+        if (r->veto != 0) {
+            v = r->veto;
+            r->veto = 0;
+        }
+        r->events.back().vetoed = v != 0;
+        return v;
+    }
+    // Chunks added and not released (address ranges).
+    std::vector<event> live() const
+    {
+        std::vector<event> v;
+        for (const auto &e : events) {
+            if (e.ev == ELASTIC_CHUNK_EV_ADD) {
+                if (!e.vetoed)
+                    v.push_back(e);
+            } else {
+                for (auto it = v.begin(); it != v.end(); ++it)
+                    if (it->lo == e.lo && it->hi == e.hi) {
+                        v.erase(it);
+                        break;
+                    }
+            }
+        }
+        return v;
+    }
+    size_t count(elastic_chunk_event ev) const
+    {
+        size_t n = 0;
+        for (const auto &e : events)
+            n += e.ev == ev;
+        return n;
+    }
+};
+
+bool inside(const std::vector<event> &chunks, const void *p)
+{
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    for (const auto &c : chunks)
+        if (a >= c.lo && a < c.hi)
+            return true;
+    return false;
+}
+
+TEST(MempoolHooks, SeeEveryChunkBeforeHandOutAndAfterAllIsHome)
+{
+    fake_clock clk;
+    recorder rec;
+    auto p = manual_params(512, 512, &clk);
+    p.chunk_hook = recorder::hook;
+    p.chunk_hook_arg = &rec;
+    rte_mempool *mp = elastic_pktmbuf_pool_create("hk_mp", 4 * 512, 0, 0, data_room,
+                                                  SOCKET_ID_ANY, &p);
+    ASSERT_NE(mp, nullptr) << rte_strerror(rte_errno);
+    // The base was shown during creation.
+    ASSERT_EQ(rec.events.size(), 1u);
+    EXPECT_EQ(rec.events[0].ev, ELASTIC_CHUNK_EV_ADD);
+    EXPECT_EQ(rec.events[0].index, 0u);
+    EXPECT_EQ(rec.events[0].objs, 512u);
+    EXPECT_TRUE(rec.events[0].mz);
+
+    // Every object handed out lies in a chunk the hook has seen (and not seen go).
+    auto v = alloc_all(mp);
+    ASSERT_EQ(v.size(), 4u * 512);
+    ASSERT_EQ(rec.count(ELASTIC_CHUNK_EV_ADD), 4u);
+    const auto chunks = rec.live();
+    for (rte_mbuf *m : v)
+        ASSERT_TRUE(inside(chunks, m)) << "mbuf " << m << " outside every chunk the hook saw";
+    for (uint32_t i = 0; i < 4; i++)
+        EXPECT_EQ(rec.events[i].index, i);
+    uint64_t pinned = 0;
+    for (const auto &c : chunks)
+        pinned += c.pinned;
+    EXPECT_EQ(pinned, stats_of(mp).pinned_bytes) << "the hook's pinned_bytes add up";
+
+    // Nothing is released while its objects are out, whatever the rule says.
+    clk.advance_ms(60'000);
+    EXPECT_EQ(elastic_mempool_trim(mp), 0);
+    EXPECT_EQ(rec.count(ELASTIC_CHUNK_EV_RELEASE), 0u);
+    free_all(v);
+    // Home and idle: trim releases down to base + headroom, the last chunk first; each release
+    // is shown before the memory goes (the hook reads it).
+    clk.advance_ms(60'000);
+    const int released = elastic_mempool_trim(mp);
+    EXPECT_GE(released, 1);
+    ASSERT_EQ(rec.count(ELASTIC_CHUNK_EV_RELEASE), size_t(released));
+    EXPECT_EQ(rec.events[4].ev, ELASTIC_CHUNK_EV_RELEASE);
+    EXPECT_EQ(rec.events[4].index, 3u);
+    EXPECT_EQ(rec.events[4].lo, rec.events[3].lo);
+    const size_t chunks_left = stats_of(mp).nb_chunks;
+    EXPECT_EQ(rec.live().size(), chunks_left);
+
+    // Destroy: every chunk still held is shown once more, newest first.
+    const size_t before = rec.events.size();
+    rte_mempool_free(mp);
+    ASSERT_EQ(rec.events.size(), before + chunks_left);
+    EXPECT_TRUE(rec.live().empty());
+    EXPECT_EQ(rec.events.back().index, 0u);
+}
+
+TEST(MempoolHooks, AVetoStopsTheGrowthAndCostsNoPage)
+{
+    recorder rec;
+    auto p = manual_params(512, 512, nullptr);
+    p.chunk_hook = recorder::hook;
+    p.chunk_hook_arg = &rec;
+    rte_mempool *mp = elastic_pktmbuf_pool_create("hk_veto", 4 * 512, 0, 0, data_room,
+                                                  SOCKET_ID_ANY, &p);
+    ASSERT_NE(mp, nullptr);
+    auto v = alloc_all(mp, 512);
+    ASSERT_EQ(v.size(), 512u);
+    const long files = own_hugepage_files();
+    rec.veto = -EACCES;
+    void *obj = nullptr;
+    EXPECT_EQ(rte_mempool_get(mp, &obj), -ENOBUFS) << "the get fails as at the wall";
+    EXPECT_EQ(xstats_of(mp).nb_hook_veto, 1u);
+    EXPECT_EQ(stats_of(mp).nb_chunks, 1u);
+    EXPECT_EQ(mp->populated_size, 512u) << "the vetoed chunk's objects are unlinked";
+    EXPECT_EQ(own_hugepage_files(), files) << "the vetoed chunk's pages went back";
+    // The next growth is accepted.
+    rte_mbuf *m = rte_pktmbuf_alloc(mp);
+    ASSERT_NE(m, nullptr);
+    EXPECT_TRUE(inside(rec.live(), m));
+    v.push_back(m);
+    free_all(v);
+    rte_mempool_free(mp);
+    EXPECT_TRUE(rec.live().empty());
+
+    // A vetoed base fails the creation with the veto's errno.
+    recorder no;
+    no.veto = -EACCES;
+    p.chunk_hook_arg = &no;
+    EXPECT_EQ(elastic_pktmbuf_pool_create("hk_veto2", 1024, 0, 0, data_room, SOCKET_ID_ANY, &p),
+              nullptr);
+    EXPECT_EQ(rte_errno, EACCES);
+    EXPECT_EQ(rte_mempool_lookup("hk_veto2"), nullptr);
+}
+
+TEST(MempoolHooks, SetOnAPoolThatExistsShowsItsChunksFirst)
+{
+    auto p = manual_params(256, 256, nullptr);
+    rte_mempool *mp = elastic_pktmbuf_pool_create("hk_set", 4 * 256, 0, 0, data_room,
+                                                  SOCKET_ID_ANY, &p);
+    ASSERT_NE(mp, nullptr);
+    auto v = alloc_all(mp, 3 * 256);
+    ASSERT_EQ(stats_of(mp).nb_chunks, 3u);
+
+    recorder bad;
+    bad.veto_at_index = 2;
+    EXPECT_EQ(elastic_mempool_chunk_hook_set(mp, recorder::hook, &bad), -EACCES);
+    ASSERT_EQ(bad.events.size(), 5u); // ADD 0, ADD 1, ADD 2 (vetoed), RELEASE 1, RELEASE 0
+    EXPECT_EQ(bad.events[3].ev, ELASTIC_CHUNK_EV_RELEASE);
+    EXPECT_EQ(bad.events[3].index, 1u);
+    EXPECT_EQ(bad.events[4].index, 0u);
+    auto w = alloc_all(mp, 1); // grows: no hook any more
+    EXPECT_EQ(bad.events.size(), 5u);
+
+    recorder rec;
+    ASSERT_EQ(elastic_mempool_chunk_hook_set(mp, recorder::hook, &rec), 0);
+    ASSERT_EQ(rec.events.size(), 4u);
+    for (uint32_t i = 0; i < 4; i++) {
+        EXPECT_EQ(rec.events[i].ev, ELASTIC_CHUNK_EV_ADD);
+        EXPECT_EQ(rec.events[i].index, i);
+    }
+    for (rte_mbuf *m : v)
+        EXPECT_TRUE(inside(rec.live(), m));
+    EXPECT_EQ(elastic_mempool_chunk_hook_set(nullptr, recorder::hook, &rec), -EINVAL);
+    free_all(v);
+    free_all(w);
+    // Cleared: the hook lets go of what it saw.
+    ASSERT_EQ(elastic_mempool_chunk_hook_set(mp, nullptr, nullptr), 0);
+    EXPECT_TRUE(rec.live().empty());
+    rte_mempool_free(mp);
+    EXPECT_EQ(rec.events.size(), 8u);
+}
+
+TEST(PoolHooks, VariableSizePoolShowsItsChunks)
+{
+    fake_clock clk;
+    recorder rec;
+    elastic_pool_params p;
+    elastic_pool_params_init(&p);
+    p.name = "hk_var";
+    p.base_size = 256 * 1024;
+    p.chunk_size = 256 * 1024;
+    p.wall_size = 1024 * 1024;
+    p.flags = ELASTIC_POOL_F_PROVIDER_MEMZONE | ELASTIC_POOL_F_MANUAL_TICK;
+    p.sample_period_ms = 1000;
+    p.idle_period_ms = 5000;
+    p.clock = fake_clock::read;
+    p.clock_ctx = &clk;
+    p.chunk_hook = recorder::hook;
+    p.chunk_hook_arg = &rec;
+    elastic_pool *pool = elastic_pool_create(&p);
+    ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+    ASSERT_EQ(rec.events.size(), 1u);
+    EXPECT_EQ(rec.events[0].index, 0u);
+    EXPECT_EQ(rec.events[0].hi - rec.events[0].lo, 256u * 1024);
+
+    std::vector<void *> bufs;
+    for (int i = 0; i < 3; i++) {
+        void *b = elastic_buf_alloc(pool, 256 * 1024);
+        ASSERT_NE(b, nullptr) << i;
+        EXPECT_TRUE(inside(rec.live(), b));
+        bufs.push_back(b);
+    }
+    EXPECT_EQ(rec.count(ELASTIC_CHUNK_EV_ADD), 3u);
+    rec.veto = -EACCES;
+    EXPECT_EQ(elastic_buf_alloc(pool, 256 * 1024), nullptr);
+    EXPECT_EQ(rec.count(ELASTIC_CHUNK_EV_ADD), 4u);
+    EXPECT_EQ(rec.live().size(), 3u) << "the vetoed chunk is not held";
+    elastic_pool_stats st{};
+    ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+    EXPECT_EQ(st.nb_chunks, 3u);
+
+    for (void *b : bufs)
+        EXPECT_EQ(elastic_buf_free(pool, b), 0);
+    clk.advance_ms(60'000);
+    const int released = elastic_pool_trim(pool);
+    EXPECT_GE(released, 1);
+    EXPECT_EQ(rec.count(ELASTIC_CHUNK_EV_RELEASE), size_t(released));
+    elastic_pool_free(pool);
+    EXPECT_TRUE(rec.live().empty());
+}
+
+// Reads HugePages_Free around `step` until it moved by `want` pages: other programs on the
+// machine (other tests) take and give hugepages too, so one exact reading in three tries is
+// asked for; this process's own hugepage files must move by `want` every time.
+template <typename Step, typename Undo>
+::testing::AssertionResult pages_move(long want, Step step, Undo undo)
+{
+    long last_machine = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        const long files = own_hugepage_files();
+        const long free_before = hugepages_free();
+        step();
+        const long machine = free_before - hugepages_free();
+        const long own = own_hugepage_files() - files;
+        if (own != want)
+            return ::testing::AssertionFailure() << "own hugepage files moved by " << own
+                                                 << ", want " << want;
+        if (machine == want)
+            return ::testing::AssertionSuccess();
+        last_machine = machine;
+        undo();
+    }
+    return ::testing::AssertionFailure() << "HugePages_Free moved by " << last_machine
+                                         << " pages, want " << want << " (three tries)";
+}
+
+TEST(TruePages, AChunkHoldsWholeHugepagesAndGivesThemAllBack)
+{
+    if (no_huge())
+        GTEST_SKIP() << "no hugepages (--no-huge): HugePages_Free does not move";
+    constexpr uint64_t pg = RTE_PGSIZE_2M;
+    fake_clock clk;
+    // 800 mbufs of 2,368 bytes: just under one 2 MiB page with the chunk's stack (the old
+    // layout mapped two pages for it while counting one).
+    auto p = manual_params(800, 800, &clk);
+    p.idle_period_ms = 1000;
+    p.headroom_chunks = 0;
+    rte_mempool *mp = elastic_pktmbuf_pool_create("hk_pages", 6 * 800, 0, 0, data_room,
+                                                  SOCKET_ID_ANY, &p);
+    ASSERT_NE(mp, nullptr) << rte_strerror(rte_errno);
+    const auto st0 = stats_of(mp);
+    EXPECT_EQ(st0.pinned_bytes % pg, 0u);
+    EXPECT_EQ(st0.chunk_size % pg, 0u);
+    const long chunk_pages = long(st0.chunk_size / pg);
+    printf("chunk of 800 mbufs: %ld hugepage(s), base %" PRIu64 " bytes\n", chunk_pages,
+           st0.pinned_bytes);
+
+    std::vector<rte_mbuf *> v = alloc_all(mp, 800);
+    ASSERT_EQ(v.size(), 800u);
+    for (int i = 1; i < 6; i++) {
+        std::vector<rte_mbuf *> more;
+        const uint64_t pinned_before = stats_of(mp).pinned_bytes;
+        ASSERT_TRUE(pages_move(chunk_pages,
+            [&] { more = alloc_all(mp, 800); },
+            [&] {
+                free_all(more);
+                clk.advance_ms(10'000);
+                ASSERT_EQ(elastic_mempool_trim(mp), 1);
+            })) << "growth " << i;
+        ASSERT_EQ(more.size(), 800u);
+        EXPECT_EQ(stats_of(mp).pinned_bytes - pinned_before, uint64_t(chunk_pages) * pg);
+        v.insert(v.end(), more.begin(), more.end());
+    }
+    ASSERT_EQ(stats_of(mp).nb_chunks, 6u);
+    // Releases: each gives back exactly what pinned_bytes drops by.
+    free_all(v);
+    v = alloc_all(mp, 800); // the base stays busy, chunks 1..5 idle
+    for (int i = 5; i >= 1; i--) {
+        const uint64_t pinned_before = stats_of(mp).pinned_bytes;
+        std::vector<rte_mbuf *> back;
+        ASSERT_TRUE(pages_move(-chunk_pages,
+            [&] {
+                clk.advance_ms(10'000); // a sample is due: one release per sample
+                ASSERT_EQ(elastic_mempool_maintain(mp), 1);
+            },
+            [&] { back = alloc_all(mp, 800); free_all(back); })) << "release " << i;
+        EXPECT_EQ(pinned_before - stats_of(mp).pinned_bytes, uint64_t(chunk_pages) * pg);
+    }
+    EXPECT_EQ(stats_of(mp).pinned_bytes, st0.pinned_bytes);
+    free_all(v);
+    rte_mempool_free(mp);
+}
+
+} // namespace
+
+ELASTIC_EAL_TEST_MAIN("chunk_hooks")
