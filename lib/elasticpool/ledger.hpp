@@ -174,6 +174,8 @@ public:
     uint64_t nb_retire() const noexcept { return nb_retire_; }
     uint64_t nb_grow_datapath() const noexcept { return nb_grows_ - nb_grows_ahead_; }
     uint64_t grow_ns_max() const noexcept { return grow_ns_max_; }
+    // Chunks released because of memory pressure (pressure.hpp).
+    uint64_t nb_pressure_releases() const noexcept { return nb_pressure_releases_; }
 
 private:
     bool patent_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept;
@@ -219,8 +221,6 @@ private:
     uint64_t be_last_release_ns_;
     bool be_released_;
     uint64_t be_regrowths_, be_regrowth_stalls_;
-public:
-    uint64_t nb_pressure_releases() const noexcept { return nb_pressure_releases_; }
 };
 
 } // namespace elastic::detail
