@@ -367,7 +367,7 @@ int elastic_memory_pressure_callback_set(elastic_memory_pressure_fn fn,
 
 /**
  * Pressure from the kernel's numbers: a node is under pressure when its free hugepage bytes
- * (every page size, /sys/devices/system/node/node<N>/hugepages) fall below `min_free_bytes`.
+ * (every page size, /sys/devices/system/node/nodeN/hugepages) fall below `min_free_bytes`.
  * 0 (the default) turns this off. Read at most every 100 ms per node. The callback, when set,
  * is asked first; either one saying so is pressure. @return 0.
  */
