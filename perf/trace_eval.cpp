@@ -205,6 +205,12 @@ int main(int argc, char **argv)
                 err.c_str());
         return 3;
     }
+    if (rc == -EOVERFLOW) { // the input's times: exit 2 naming it
+        fprintf(stderr, "elastic-trace-eval: %s: %s (times are milliseconds from the pool's "
+                "creation at 0: rebase epoch times to the first event)\n", trace_path,
+                err.c_str());
+        return 2;
+    }
     if (rc < 0) {
         fprintf(stderr, "elastic-trace-eval: %s%s\n", err.c_str(),
                 verbose ? "" : " (--verbose shows the pool's log)");

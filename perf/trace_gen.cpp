@@ -82,13 +82,15 @@ int main(int argc, char **argv)
     if (!have_shape)
         return usage("--shape is required");
 
-    const std::string text = generate(cfg);
     FILE *f = out_path != nullptr ? fopen(out_path, "w") : stdout;
     if (f == nullptr) {
         fprintf(stderr, "elastic-trace-gen: %s: %s\n", out_path, strerror(errno));
         return 1;
     }
-    const bool ok = fwrite(text.data(), 1, text.size(), f) == text.size();
+    bool ok = true;
+    generate(cfg, [&](std::string_view piece) {
+        ok = ok && fwrite(piece.data(), 1, piece.size(), f) == piece.size();
+    });
     if ((out_path != nullptr ? fclose(f) : fflush(f)) != 0 || !ok) {
         fprintf(stderr, "elastic-trace-gen: write failed: %s\n", strerror(errno));
         return 1;

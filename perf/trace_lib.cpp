@@ -13,6 +13,7 @@
 //                        the rise of nb_grows - nb_grows_ahead across that call
 //   regrows_within_idle  growths less than idle_ms after the last release
 //   failed               allocations refused at once (EINVAL: larger than the largest class;
+//                        ENOBUFS: larger than a chunk while the base has no room;
 //                        ENOMEM); a later free of such an id is ignored
 //   queued               allocations whose callback did not run inside elastic_buf_alloc_async
 //   queue_wait_ms_*      time from the request to its callback; a request still queued at the
@@ -229,6 +230,7 @@ private:
     elastic_pool *pool_ = nullptr;
     uint64_t now_ms_ = 0;       // simulated clock
     uint64_t last_tick_ms_ = 0;
+    uint64_t quiet_since_ms_ = 0; // last event, or change of the pinned bytes or waiters
     elastic_pool_stats st_{};   // last snapshot
     bool shrunk_ = false;
     uint64_t last_shrink_ms_ = 0;
@@ -324,6 +326,8 @@ void replay::observe(bool request_path, bool tick)
     }
     if (cfg_.timeline && (tick || now.pinned_bytes != st_.pinned_bytes))
         cfg_.timeline(now_ms_, now.pinned_bytes, now.in_use_bytes);
+    if (request_path || now.pinned_bytes != st_.pinned_bytes || now.nb_waiters != 0)
+        quiet_since_ms_ = now_ms_;
     st_ = now;
 }
 
@@ -340,7 +344,21 @@ bool replay::advance_to(uint64_t t_ms, std::string &err)
         now_ms_ = to;
         return true;
     };
+    // A pool left alone (no waiter, pinned bytes unchanged) for longer than any of its rules
+    // looks back (the idle period, the adaptive policy's 64 samples, and one more sample) stays
+    // as it is: its ticks are skipped up to the last one before t_ms. Without this a trace with
+    // epoch-millisecond times ran every tick from 0 (billions).
+    const uint64_t quiet_ms = uint64_t{cfg_.idle_ms} + 66 * uint64_t{cfg_.sample_ms} +
+                              2 * uint64_t{cfg_.tick_ms};
     while (last_tick_ms_ + cfg_.tick_ms <= t_ms) {
+        if (st_.nb_waiters == 0 && last_tick_ms_ > quiet_since_ms_ + quiet_ms) {
+            const uint64_t left = (t_ms - last_tick_ms_) / cfg_.tick_ms; // >= 1
+            if (left > 1) {
+                last_tick_ms_ += (left - 1) * cfg_.tick_ms;
+                if (!integrate(last_tick_ms_))
+                    return false;
+            }
+        }
         last_tick_ms_ += cfg_.tick_ms;
         if (!integrate(last_tick_ms_))
             return false;
@@ -359,7 +377,7 @@ int replay::do_event(const event &ev, std::string &err)
         r.st = state::pending;
         const int rc = elastic_buf_alloc_async(pool_, tr_.sizes[ev.req], &served, &r);
         if (rc < 0) {
-            if (rc != -EINVAL && rc != -ENOMEM) {
+            if (rc != -EINVAL && rc != -ENOMEM && rc != -ENOBUFS) {
                 err = std::string("elastic_buf_alloc_async: ") + std::strerror(-rc);
                 return rc;
             }

@@ -77,8 +77,12 @@ struct gen_config {
     uint32_t duration_s = 3600;
 };
 
-// Writes the whole trace as text (deterministic: same config, same bytes, on any machine with
-// the same libm). See trace_shapes.cpp for the demand model.
+// Writes the trace as text, in pieces of about 64 KiB to `sink` (deterministic: same config, same
+// bytes, on any machine with the same libm). Memory is bounded by the duration (8 bytes a second)
+// and the allocations live at one time, not by the trace's length. See trace_shapes.cpp for the
+// demand model.
+void generate(const gen_config &cfg, const std::function<void(std::string_view)> &sink);
+// The same, the whole trace in one string (tests, short traces).
 std::string generate(const gen_config &cfg);
 
 // ---- the evaluator --------------------------------------------------------------------------

@@ -49,6 +49,8 @@
 // Randomness: xoshiro256** seeded by splitmix64, hand-written distributions (never the
 // implementation-defined std:: ones), so a seed gives the same bytes everywhere.
 #include <algorithm>
+#include <functional>
+#include <queue>
 #include <bit>
 #include <charconv>
 #include <cmath>
@@ -477,7 +479,7 @@ const char *shape_name(shape s) noexcept
     return i < std::size(shape_names) ? shape_names[i] : "?";
 }
 
-std::string generate(const gen_config &cfg)
+void generate(const gen_config &cfg, const std::function<void(std::string_view)> &sink)
 {
     rng r(cfg.seed * 0x2545f4914f6cdd1dull + uint64_t(cfg.kind));
     levels l(cfg.duration_s, 0.0);
@@ -497,44 +499,50 @@ std::string generate(const gen_config &cfg)
     const double pareto_xm =
         mix.pareto_alpha > 1 ? mix.file_hold_s * (mix.pareto_alpha - 1) / mix.pareto_alpha : 0;
 
-    // Arrivals: thinning of a Poisson process at the largest rate.
+    // Arrivals: thinning of a Poisson process at the largest rate. Run twice from the same
+    // random state: once to count the allocations (the header says how many), once to write.
+    // Memory is the levels (8 bytes a second) and the allocations live at one time (a heap of
+    // pending frees), never the whole trace (a 30-day trace is gigabytes of text).
     const double per_byte = mix.per_byte; // arrivals/s per byte of L
     const double lmax = l.empty() ? 0.0 : *std::max_element(l.begin(), l.end());
     const double rate_max = lmax * per_byte;
     const uint64_t end_ms = uint64_t(cfg.duration_s) * 1000;
-    std::vector<gen_event> ev;
-    uint64_t seq = 0, id = 0;
-    double t = 0;
-    while (rate_max > 0) {
-        t += r.exponential(1.0 / rate_max);
-        if (t >= double(cfg.duration_s))
-            break;
-        if (r.u01() * lmax >= l[size_t(t)])
-            continue;
-        uint64_t size;
-        double hold;
-        if (r.u01() < mix.packet_frac) {
-            size = packet_size;
-            hold = r.exponential(mix.packet_hold_s);
-        } else {
-            const double s = std::exp(r.uniform(std::log(mix.min_file), std::log(mix.max_file)));
-            size = std::clamp(uint64_t(std::llround(s)), uint64_t(mix.min_file),
-                              uint64_t(mix.max_file));
-            hold = pareto_xm > 0 ? pareto_xm / std::pow(1.0 - r.u01(), 1.0 / mix.pareto_alpha)
-                                 : r.exponential(mix.file_hold_s);
+    auto arrivals = [&](rng rr, auto &&emit) {
+        uint64_t seq = 0, id = 0;
+        double t = 0;
+        while (rate_max > 0) {
+            t += rr.exponential(1.0 / rate_max);
+            if (t >= double(cfg.duration_s))
+                break;
+            if (rr.u01() * lmax >= l[size_t(t)])
+                continue;
+            uint64_t size;
+            double hold;
+            if (rr.u01() < mix.packet_frac) {
+                size = packet_size;
+                hold = rr.exponential(mix.packet_hold_s);
+            } else {
+                const double sz =
+                    std::exp(rr.uniform(std::log(mix.min_file), std::log(mix.max_file)));
+                size = std::clamp(uint64_t(std::llround(sz)), uint64_t(mix.min_file),
+                                  uint64_t(mix.max_file));
+                hold = pareto_xm > 0
+                           ? pareto_xm / std::pow(1.0 - rr.u01(), 1.0 / mix.pareto_alpha)
+                           : rr.exponential(mix.file_hold_s);
+            }
+            const uint64_t ta = uint64_t(t * 1000.0);
+            const uint64_t tf =
+                std::min(end_ms, ta + std::max<uint64_t>(1, uint64_t(hold * 1000.0)));
+            emit(gen_event{ta, seq, id, size, false}, gen_event{tf, seq + 1, id, size, true});
+            seq += 2;
+            id++;
         }
-        const uint64_t ta = uint64_t(t * 1000.0);
-        const uint64_t tf = std::min(end_ms, ta + std::max<uint64_t>(1, uint64_t(hold * 1000.0)));
-        ev.push_back(gen_event{ta, seq++, id, size, false});
-        ev.push_back(gen_event{tf, seq++, id, size, true});
-        id++;
-    }
-    std::sort(ev.begin(), ev.end(), [](const gen_event &a, const gen_event &b) {
-        return a.t_ms != b.t_ms ? a.t_ms < b.t_ms : a.seq < b.seq;
-    });
+        return id;
+    };
+    const uint64_t n = arrivals(r, [](const gen_event &, const gen_event &) {});
 
     std::string out;
-    out.reserve(ev.size() * 24 + notes.size() + 256);
+    out.reserve(64 * 1024);
     out += "# elastic-trace-gen --shape ";
     out += shape_name(cfg.kind);
     out += " --seed ";
@@ -544,17 +552,46 @@ std::string generate(const gen_config &cfg)
     out += "\n";
     out += notes;
     out += "# ";
-    append_u64(out, id);
+    append_u64(out, n);
     out += " allocations\n# t_ms,op,id,size\n";
-    for (const gen_event &e : ev) {
+    auto line = [&](const gen_event &e) {
         append_u64(out, e.t_ms);
         out += e.is_free ? ",f," : ",a,";
         append_u64(out, e.id);
         out += ',';
         append_u64(out, e.size);
         out += '\n';
+        if (out.size() >= 60 * 1024) {
+            sink(out);
+            out.clear();
+        }
+    };
+    // Events in (time, generation order): allocations come in time order; a pending free is
+    // written before the first allocation that sorts after it.
+    auto later = [](const gen_event &a, const gen_event &b) {
+        return a.t_ms != b.t_ms ? a.t_ms > b.t_ms : a.seq > b.seq;
+    };
+    std::priority_queue<gen_event, std::vector<gen_event>, decltype(later)> frees(later);
+    arrivals(r, [&](const gen_event &a, const gen_event &f) {
+        while (!frees.empty() && later(a, frees.top())) {
+            line(frees.top());
+            frees.pop();
+        }
+        line(a);
+        frees.push(f);
+    });
+    while (!frees.empty()) {
+        line(frees.top());
+        frees.pop();
     }
-    return out;
+    sink(out);
+}
+
+std::string generate(const gen_config &cfg)
+{
+    std::string all;
+    generate(cfg, [&](std::string_view piece) { all += piece; });
+    return all;
 }
 
 } // namespace elastic::trace

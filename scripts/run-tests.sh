@@ -11,6 +11,10 @@
 #   --sanitize=thread   build-tsan, -Db_sanitize=thread; suite unit
 #   MESON_TEST_ARGS     passed on to meson test (e.g. --suite unit, or test names)
 #   ELASTIC_TEST_TIMEOUT  overall bound in seconds (default 1800)
+#
+# Without any argument (the README's command, and CI's) it then runs itself again with
+# --sanitize=address and --sanitize=thread: any sanitizer report fails a test (halt_on_error), and
+# the last line counts all three runs. ELASTIC_SANITIZER_RUNS=0 leaves them out (quick local runs).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +24,8 @@ source "$here/setup.sh"
 build=build
 build_opts=()
 test_args=()
+sanitizer_runs=${ELASTIC_SANITIZER_RUNS:-1}
+(( $# == 0 )) || sanitizer_runs=0
 for arg in "$@"; do
     case $arg in
     --sanitize=address)
@@ -187,6 +193,26 @@ ran=$((passed + failed + skipped))
 if (( ran < expected )); then
     echo "$((expected - ran)) of $expected tests did not run to their end (counted as failed)"
     failed=$((failed + expected - ran))
+fi
+if [[ $sanitizer_runs != 0 ]]; then
+    # The same tests under the sanitizers, each in its own build directory; their output goes
+    # by as it comes, and their last lines add to this run's.
+    echo "$passed passed, $failed failed, $skipped skipped (build: without sanitizers)"
+    for san in address thread; do
+        echo "== run-tests.sh --sanitize=$san"
+        t0=$SECONDS
+        last=$( { bash "$here/run-tests.sh" "--sanitize=$san" || true; } 2>&1 |
+            tee /dev/stderr | tail -n 1)
+        echo "== --sanitize=$san: $last ($((SECONDS - t0)) s)"
+        if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
+            passed=$((passed + BASH_REMATCH[1]))
+            failed=$((failed + BASH_REMATCH[2]))
+            skipped=$((skipped + BASH_REMATCH[3]))
+        else
+            echo "FAIL: the --sanitize=$san run did not end with its counts"
+            failed=$((failed + 1))
+        fi
+    done
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 if (( status != 0 || failed != 0 || passed == 0 )); then

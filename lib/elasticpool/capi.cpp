@@ -12,6 +12,7 @@
 #include "elasticpool.h"
 #include "log.hpp"
 #include "maintenance.hpp"
+#include "numa_manager.hpp"
 #include "pool.hpp"
 #include "registry.hpp"
 
@@ -115,7 +116,8 @@ void elastic_pool_free(struct elastic_pool *pool) noexcept
         std::lock_guard lk(r.mu);
         r.by_name.erase(p->config().name);
     }
-    delete p;
+    elastic::detail::numa_forget_pool(pool); // a family member leaves its family
+    p->destroy(); // wakes and waits for the threads inside it (see var_pool::destroy)
 }
 
 struct elastic_pool *elastic_pool_lookup(const char *name) noexcept

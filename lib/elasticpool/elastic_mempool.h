@@ -110,6 +110,11 @@ struct elastic_mempool_xstats {
 	uint32_t guarded;
 	uint16_t guard_port;          /**< the port that set `guarded` (when set) */
 	uint64_t nb_hook_veto;        /**< growths the chunk hook refused */
+	uint64_t nb_double_put;       /**< objects put back while already free (a double put):
+	                                   dropped, not handed out twice; logged. Detected for the
+	                                   chunks the driver reserves (every chunk of an explicit
+	                                   pool, grown chunks of a drop-in pool); a drop-in base
+	                                   DPDK populated detects only a put into a full chunk */
 };
 
 /** Fill @p p with the defaults. */
@@ -121,7 +126,9 @@ void elastic_mempool_params_init(struct elastic_mempool_params *p) ELASTIC_MP_NO
  * @return the pool, or NULL with rte_errno:
  *   - ENOTSUP: the "elastic" ops are not registered (the driver is not loaded)
  *   - EINVAL: n_max 0, n_max below the base, zero base/chunk objects, zero periods, unknown flags,
- *     cache_size above RTE_MEMPOOL_CACHE_MAX_SIZE or above n_max / 1.5, priv_size not aligned
+ *     cache_size above RTE_MEMPOOL_CACHE_MAX_SIZE or above n_max / 1.5, priv_size not aligned,
+ *     a name with bytes outside printable ASCII, '"' or '\\', a socket that is neither
+ *     SOCKET_ID_ANY nor one of the EAL's
  *   - ENAMETOOLONG: name longer than RTE_MEMPOOL_NAMESIZE - 1
  *   - EEXIST: a mempool of that name exists
  *   - ENOMEM: the base chunk or the pool's bookkeeping could not be allocated

@@ -51,6 +51,9 @@ extern "C" {
 
 /** Longest pool name, without the terminating NUL. */
 #define ELASTIC_POOL_NAMESIZE 24
+/** Largest base or chunk size (bytes) a pool accepts; larger is EINVAL (the default chunk,
+ *  wall_size / 8, included: give a chunk_size with a huge wall). */
+#define ELASTIC_POOL_MAX_CHUNK_SIZE ((size_t)1 << 40)
 
 /** Smallest buffer class: 4 KiB. */
 #define ELASTIC_BUF_MIN_SIZE 4096u
@@ -138,7 +141,8 @@ typedef int elastic_chunk_hook_fn(void *pool, enum elastic_chunk_event ev,
 
 /** Creation parameters. Always start from elastic_pool_params_init(). */
 struct elastic_pool_params {
-	const char *name;          /**< unique, 1..ELASTIC_POOL_NAMESIZE characters */
+	const char *name;          /**< unique, 1..ELASTIC_POOL_NAMESIZE characters, printable
+	                                ASCII without '"' and '\\' (telemetry shows it in JSON) */
 	int socket_id;             /**< NUMA node of the chunks, or SOCKET_ID_ANY (-1) */
 	size_t base_size;          /**< base chunk bytes (rounded up to 4 KiB); > 0 */
 	size_t chunk_size;         /**< additional chunk bytes (rounded up to 4 KiB); 0 = wall / 8 */
@@ -219,8 +223,11 @@ void elastic_pool_params_init(struct elastic_pool_params *p) ELASTIC_NOEXCEPT;
 /**
  * Create a pool and reserve its base chunk.
  * @return the pool, or NULL with rte_errno set:
- *   - EINVAL: NULL params, bad name, zero base or wall, wall < base, max_buf_size larger than any
- *     chunk, zero periods, more than one provider flag, unknown flags
+ *   - EINVAL: NULL params, bad name (empty, or bytes outside printable ASCII, '"' or '\\'), zero
+ *     base or wall, wall < base, base or chunk (wall / 8 by default) above
+ *     ELASTIC_POOL_MAX_CHUNK_SIZE, max_buf_size larger than any chunk, zero periods, more than one
+ *     provider flag, unknown flags, a socket that is neither SOCKET_ID_ANY nor a node (of the EAL
+ *     when it runs)
  *   - ENAMETOOLONG: name longer than ELASTIC_POOL_NAMESIZE
  *   - EEXIST: a pool of that name exists
  *   - ENOMEM: the base chunk could not be reserved
@@ -231,7 +238,17 @@ struct elastic_pool *elastic_pool_create(const struct elastic_pool_params *p) EL
 /**
  * Destroy a pool and release every chunk. Buffers still out are logged (one line each, up to 16,
  * then a count) and their memory is released with the pool: the caller must not touch them again.
- * Waiters are dropped without their callback running (logged). NULL is a no-op.
+ * What refers to the pool:
+ *   - requests queued by elastic_buf_alloc_async() are dropped: their callbacks never run (logged);
+ *   - threads waiting in elastic_buf_alloc_timeout() return at once, NULL with ECANCELED; this call
+ *     returns only after every such thread, and every call running the pool's callbacks, has left
+ *     the pool;
+ *   - called from one of the pool's own callbacks, it returns at once; the callbacks of requests
+ *     served by the same call but not yet called back are dropped, and the pool is deleted when
+ *     the call that runs its callbacks returns (to its caller: no use of the pool after that);
+ *   - a pool of a NUMA family leaves its family: lookups for its node give ENOENT, and
+ *     elastic_numa_family_free() does not free it again.
+ * Any other call on the pool concurrent with or after this one is undefined. NULL is a no-op.
  */
 void elastic_pool_free(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
 
@@ -262,8 +279,13 @@ typedef void elastic_buf_cb_t(struct elastic_pool *pool, void *buf, void *arg);
  * maintenance tick that makes room (every tick retries a growth the provider refused),
  * strictly in FIFO order — a later request never overtakes an earlier one. Callbacks run without the pool lock held; they may
  * allocate and free.
+ * A request larger than chunk_size, in a pool that can grow, can only ever be held by the base:
+ * when the base has no room for it now, it is refused (-ENOBUFS), never queued, since queued it
+ * could wait for ever and hold up every request behind it.
  * @return 0 when accepted; -EINVAL (NULL pool or cb, size 0 or > max_buf_size);
- *   -EEXIST when the same (cb, arg) pair is already waiting (it names the waiter for cancel).
+ *   -EEXIST when the same (cb, arg) pair is already waiting (it names the waiter for cancel);
+ *   -ENOBUFS for a request larger than chunk_size that the base cannot hold now (see above);
+ *   -ENOMEM when the queue cannot grow.
  */
 int elastic_buf_alloc_async(struct elastic_pool *pool, size_t size, elastic_buf_cb_t *cb,
 			    void *arg) ELASTIC_NOEXCEPT;
@@ -282,7 +304,8 @@ int elastic_buf_alloc_cancel(struct elastic_pool *pool, elastic_buf_cb_t *cb,
  * Allocate, waiting in the FIFO for at most @p timeout_ms milliseconds (real time) when memory is
  * not there. For ordinary threads, never for a datapath lcore.
  * @return the buffer, or NULL with rte_errno: EINVAL as elastic_buf_alloc(); ETIMEDOUT when the
- *   time ran out (the request is withdrawn from the queue).
+ *   time ran out (the request is withdrawn from the queue); ENOBUFS as elastic_buf_alloc_async();
+ *   ECANCELED when the pool was freed while this call waited.
  */
 void *elastic_buf_alloc_timeout(struct elastic_pool *pool, size_t size,
 				uint32_t timeout_ms) ELASTIC_NOEXCEPT;

@@ -16,14 +16,11 @@
 #include <rte_mbuf_pool_ops.h>
 
 #include "mempool_face.hpp"
+#include "provider.hpp"
 
 using namespace elastic::detail::emp;
 
 namespace {
-
-constexpr uint32_t known_flags =
-    ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_PREGROW |
-    ELASTIC_MEMPOOL_F_ADAPTIVE | ELASTIC_MEMPOOL_F_NO_GUARD | ELASTIC_MEMPOOL_F_BREAKEVEN;
 
 // rte_mempool_free() drains the pool through our dequeue before it calls our free: from the
 // DESTROY event on, nothing may grow (nor shrink) any more.
@@ -86,7 +83,15 @@ int check_name(const char *name) noexcept
         return -EINVAL;
     if (strnlen(name, RTE_MEMPOOL_NAMESIZE) >= RTE_MEMPOOL_NAMESIZE)
         return -ENAMETOOLONG;
+    if (!elastic::detail::name_chars_valid(name)) // telemetry shows it in JSON
+        return -EINVAL;
     return 0;
+}
+
+// An impossible socket is EINVAL (rte_mempool_create_empty would say ENOMEM or EINVAL).
+int check_socket(int socket_id) noexcept
+{
+    return elastic::detail::socket_id_valid(socket_id) ? 0 : -EINVAL;
 }
 
 // Attach the ops with our config, run mp_init, allocate the state and grow the base chunk.
@@ -237,6 +242,8 @@ struct rte_mempool *elastic_pktmbuf_pool_create(const char *name, unsigned n_max
         ret = check_name(name);
     if (ret == 0)
         ret = check_params(cfg.params, n_max);
+    if (ret == 0)
+        ret = check_socket(socket_id);
     if (ret == 0 && RTE_ALIGN(priv_size, RTE_MBUF_PRIV_ALIGN) != priv_size)
         ret = -EINVAL;
     if (ret != 0) {
@@ -267,6 +274,8 @@ struct rte_mempool *elastic_mempool_create(const char *name, unsigned n_max, uns
         ret = check_name(name);
     if (ret == 0)
         ret = check_params(cfg.params, n_max);
+    if (ret == 0)
+        ret = check_socket(socket_id);
     if (ret == 0 && elt_size == 0)
         ret = -EINVAL;
     if (ret != 0) {

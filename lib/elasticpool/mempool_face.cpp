@@ -14,6 +14,7 @@
 // and memhdrs (tail of mem_list) are unlinked, populated_size and nb_mem_chunks drop, and the
 // memzone is freed.
 #include "mempool_face.hpp"
+#include "numa_manager.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -115,6 +116,38 @@ void range_remove(pool_state *s, uint32_t idx) noexcept
     s->nb_ranges = j;
 }
 
+// Double-put detection (chunk::free_map). Store lock held.
+inline uint64_t slot_of(const pool_state *s, const chunk &c, const void *obj) noexcept
+{
+    return (reinterpret_cast<uintptr_t>(obj) - c.va_lo) / s->total_elt;
+}
+
+// Marks obj free; false (and counted, logged) when it was free already: a double put.
+inline bool mark_free(pool_state *s, chunk &c, void *obj) noexcept
+{
+    if (c.free_map == nullptr)
+        return true;
+    const uint64_t k = slot_of(s, c, obj), bit = uint64_t{1} << (k % 64);
+    if (unlikely(c.free_map[k / 64] & bit)) {
+        if (s->nb_double_put++ < 16 || (s->nb_double_put & (s->nb_double_put - 1)) == 0)
+            EMP_LOG(ERR, "%s: object %p put back while free (double put %" PRIu64 "): "
+                    "dropped\n", s->mp->name, obj, s->nb_double_put);
+        return false;
+    }
+    c.free_map[k / 64] |= bit;
+    return true;
+}
+
+inline void mark_taken(const pool_state *s, chunk &c, void *const *objs, unsigned n) noexcept
+{
+    if (c.free_map == nullptr)
+        return;
+    for (unsigned j = 0; j < n; j++) {
+        const uint64_t k = slot_of(s, c, objs[j]);
+        c.free_map[k / 64] &= ~(uint64_t{1} << (k % 64));
+    }
+}
+
 // Hand out n objects, oldest chunk first. Store lock held, free_active >= n.
 void take(pool_state *s, void **objs, unsigned n, uint64_t now) noexcept
 {
@@ -129,6 +162,7 @@ void take(pool_state *s, void **objs, unsigned n, uint64_t now) noexcept
         void *const *src = c.stack + c.nb_free;
         for (unsigned j = 0; j < k; j++)
             objs[got + j] = src[j];
+        mark_taken(s, c, objs + got, k);
         if (now != 0)
             c.last_alloc_ns = now;
         else
@@ -236,8 +270,10 @@ void free_chunk_memory(chunk &c) noexcept
         rte_free(c.stack);
     if (c.mz != nullptr)
         rte_memzone_free(c.mz);
+    rte_free(c.free_map);
     c.stack = nullptr;
     c.mz = nullptr;
+    c.free_map = nullptr;
 }
 
 // Pages a piece of a drop-in pool's base holds: DPDK reserved its memzone page-aligned, so the
@@ -608,6 +644,11 @@ int state_alloc(rte_mempool *mp) noexcept
         if (!s->lazy)
             p.flags |= ELASTIC_MEMPOOL_F_MANUAL_TICK | ELASTIC_MEMPOOL_F_NO_SHRINK;
     }
+    if (!s->explicit_mode && p.low_watermark > mp->size) {
+        EMP_LOG(WARNING, "%s: ignoring ELASTIC_MEMPOOL_LOW_WATERMARK=%u (above the pool's %u "
+                "objects): using %u\n", mp->name, p.low_watermark, mp->size, p.chunk_objs / 2);
+        p.low_watermark = p.chunk_objs / 2;
+    }
     s->base_objs = std::min(p.base_objs, mp->size);
     s->chunk_objs = p.chunk_objs;
     s->low_wm = (p.flags & ELASTIC_MEMPOOL_F_NO_PREGROW) ? 0 : p.low_watermark;
@@ -621,7 +662,10 @@ int state_alloc(rte_mempool *mp) noexcept
     s->auto_tick = !(p.flags & ELASTIC_MEMPOOL_F_MANUAL_TICK) && p.tick_ms != 0;
 
     const uint32_t base = s->lazy ? s->base_objs : mp->size;
-    s->max_chunks = 1 + (mp->size - base + s->chunk_objs - 1) / s->chunk_objs;
+    // In 64 bits: with a chunk_objs near UINT32_MAX the 32-bit sum wrapped and the pool was
+    // given room for its base only (it silently never grew).
+    s->max_chunks = static_cast<uint32_t>(
+        1 + (uint64_t{mp->size} - base + s->chunk_objs - 1) / s->chunk_objs);
     s->chunks = zalloc<chunk>("elastic_mempool_chunks", s->max_chunks, mp->socket_id);
     s->ranges = zalloc<range>("elastic_mempool_ranges", s->max_chunks, mp->socket_id);
     s->recs = zalloc<chunk_rec>("elastic_mempool_ledger", s->max_chunks, mp->socket_id);
@@ -640,7 +684,7 @@ int state_alloc(rte_mempool *mp) noexcept
     {
         ledger_config lc{};
         const uint64_t base_mem = plan_chunk(s, base).pinned;
-        const uint64_t chunk_mem_b = plan_chunk(s, s->chunk_objs).pinned;
+        const uint64_t chunk_mem_b = plan_chunk(s, std::min(s->chunk_objs, mp->size)).pinned;
         lc.wall_units = mp->size;
         lc.wall_bytes = uint64_t{mp->size} * s->total_elt;
         lc.base_bytes = base_mem;
@@ -689,6 +733,7 @@ void state_free(rte_mempool *mp) noexcept
     if (s == nullptr)
         return;
     maint_unregister(mp); // normally done by the DESTROY event already
+    numa_forget_mempool(mp); // a family member freed by rte_mempool_free() leaves its family
     // rte_mempool_free() has unlinked the objects and memory headers; the memzones of our
     // chunks are ours to free (a base populated by DPDK has its own callback).
     for (uint32_t i = 0; i < s->max_chunks; i++)
@@ -714,8 +759,11 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
             k++;
         if (likely(k == n)) {
             void **dst = pc->stack + pc->nb_free;
+            unsigned m = 0;
             for (unsigned j = 0; j < n; j++)
-                dst[j] = objs[j];
+                if (likely(mark_free(s, *pc, objs[j])))
+                    dst[m++] = objs[j];
+            n = m;
             pc->nb_free += n;
             if (pc->state == chunk_state::active) {
                 s->free_active += n;
@@ -739,10 +787,15 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
         uint32_t nf = c.nb_free;
         unsigned j = i;
         // The run of objects of this chunk (one address range check each).
+        unsigned dropped = 0;
         if (c.mz != nullptr) {
             const uintptr_t lo = c.va_lo, span = c.va_hi - c.va_lo;
-            while (j < n && nf < cap && reinterpret_cast<uintptr_t>(objs[j]) - lo < span)
-                stack[nf++] = objs[j++];
+            for (; j < n && nf < cap && reinterpret_cast<uintptr_t>(objs[j]) - lo < span; j++) {
+                if (likely(mark_free(s, c, objs[j])))
+                    stack[nf++] = objs[j];
+                else
+                    dropped++;
+            }
         } else if (s->nb_ranges == 0) {
             while (j < n && nf < cap)
                 stack[nf++] = objs[j++];
@@ -761,11 +814,11 @@ int store_enqueue(pool_state *s, void *const *objs, unsigned n) noexcept
             s->put_lo = c.va_lo;
         }
         if (c.state == chunk_state::active) {
-            to_active += j - i;
+            to_active += j - i - dropped;
             if (idx < s->first_hint)
                 s->first_hint = idx;
         } else {
-            to_parked += j - i;
+            to_parked += j - i - dropped;
         }
         i = j;
     }
@@ -800,6 +853,7 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
                     void *const *src = c.stack + c.nb_free;
                     for (unsigned j = 0; j < n; j++)
                         objs[j] = src[j];
+                    mark_taken(s, c, objs, n);
                     if (now != 0)
                         c.last_alloc_ns = now;
                     else
@@ -1020,6 +1074,19 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         return err;
     }
     c.cap = staged;
+    c.free_map = zalloc<uint64_t>("elastic_mempool_free_map",
+                                  (mz->len / s->total_elt + 1 + 63) / 64, mp->socket_id);
+    if (c.free_map == nullptr) {
+        unlink_lists(mp, c, staged);
+        free_chunk_memory(c);
+        c = chunk{};
+        s->led->grow_failed(mem, tsc_ns() - t0);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < staged; i++) {
+        const uint64_t k = slot_of(s, c, c.stack[i]);
+        c.free_map[k / 64] |= uint64_t{1} << (k % 64);
+    }
 
     // Initialise every object before anyone can get it.
     for (uint32_t i = 0; i < staged; i++) {
@@ -1168,6 +1235,7 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         xs->guarded = s->guarded;
         xs->guard_port = s->guard_port;
         xs->nb_hook_veto = s->nb_hook_veto;
+        xs->nb_double_put = s->nb_double_put;
     }
 }
 
@@ -1272,35 +1340,44 @@ void params_from_env(elastic_mempool_params *p) noexcept
     elastic_mempool_params_init(p);
     p->base_objs = 8192;
     p->chunk_objs = 4096;
-    auto get = [](const char *name, uint32_t dflt) noexcept -> uint32_t {
+    // Each variable is held to what the explicit API accepts for its field (check_params in
+    // mempool_capi.cpp): plain decimal digits only (no sign, space, octal or hex), in range.
+    // Anything else is named in a warning and the default is used.
+    auto get = [](const char *name, uint32_t dflt, uint32_t lo, uint32_t hi) noexcept {
         const char *v = getenv(name);
         if (v == nullptr || *v == '\0')
             return dflt;
-        char *end = nullptr;
-        const unsigned long x = strtoul(v, &end, 0);
-        if (*end != '\0' || x > UINT32_MAX) {
-            EMP_LOG(WARNING, "ignoring %s=%s\n", name, v);
+        uint64_t x = 0;
+        const char *c = v;
+        for (; *c >= '0' && *c <= '9' && x <= UINT32_MAX; c++)
+            x = x * 10 + uint64_t(*c - '0');
+        // A leading zero is refused: strtoul(, 0) read "010" as octal 8 before.
+        if (*c != '\0' || (v[0] == '0' && v[1] != '\0') || x < lo || x > hi) {
+            EMP_LOG(WARNING, "ignoring %s=%s (want a decimal number in %u..%u): using %u\n",
+                    name, v, lo, hi, dflt);
             return dflt;
         }
         return static_cast<uint32_t>(x);
     };
-    p->base_objs = std::max<uint32_t>(1, get("ELASTIC_MEMPOOL_BASE_OBJS", p->base_objs));
-    p->chunk_objs = std::max<uint32_t>(1, get("ELASTIC_MEMPOOL_CHUNK_OBJS", p->chunk_objs));
-    p->tick_ms = get("ELASTIC_MEMPOOL_TICK_MS", p->tick_ms);
-    p->sample_period_ms = std::max<uint32_t>(1, get("ELASTIC_MEMPOOL_SAMPLE_MS",
-                                                    p->sample_period_ms));
-    p->idle_period_ms = get("ELASTIC_MEMPOOL_IDLE_MS", p->idle_period_ms);
-    p->headroom_chunks = get("ELASTIC_MEMPOOL_HEADROOM", p->headroom_chunks);
-    p->low_watermark = get("ELASTIC_MEMPOOL_LOW_WATERMARK", p->chunk_objs / 2);
-    p->flags = get("ELASTIC_MEMPOOL_FLAGS", 0) &
-               (ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK |
-                ELASTIC_MEMPOOL_F_NO_PREGROW | ELASTIC_MEMPOOL_F_ADAPTIVE |
-                ELASTIC_MEMPOOL_F_BREAKEVEN);
-    if (get("ELASTIC_MEMPOOL_ADAPTIVE", 0) != 0)
+    p->base_objs = get("ELASTIC_MEMPOOL_BASE_OBJS", p->base_objs, 1, UINT32_MAX);
+    p->chunk_objs = get("ELASTIC_MEMPOOL_CHUNK_OBJS", p->chunk_objs, 1, UINT32_MAX);
+    p->tick_ms = get("ELASTIC_MEMPOOL_TICK_MS", p->tick_ms, 0, UINT32_MAX);
+    p->sample_period_ms = get("ELASTIC_MEMPOOL_SAMPLE_MS", p->sample_period_ms, 1, UINT32_MAX);
+    p->idle_period_ms = get("ELASTIC_MEMPOOL_IDLE_MS", p->idle_period_ms, 1, UINT32_MAX);
+    p->headroom_chunks = get("ELASTIC_MEMPOOL_HEADROOM", p->headroom_chunks, 0, max_headroom);
+    // The pool's size is not known here: state_alloc() refuses a watermark above it.
+    p->low_watermark = get("ELASTIC_MEMPOOL_LOW_WATERMARK", p->chunk_objs / 2, 0, UINT32_MAX);
+    p->flags = get("ELASTIC_MEMPOOL_FLAGS", 0, 0, UINT32_MAX);
+    if ((p->flags & ~known_flags) != 0) {
+        EMP_LOG(WARNING, "ignoring ELASTIC_MEMPOOL_FLAGS=%s (unknown flags 0x%x): using 0\n",
+                getenv("ELASTIC_MEMPOOL_FLAGS"), p->flags & ~known_flags);
+        p->flags = 0;
+    }
+    if (get("ELASTIC_MEMPOOL_ADAPTIVE", 0, 0, 1) != 0)
         p->flags |= ELASTIC_MEMPOOL_F_ADAPTIVE;
-    if (get("ELASTIC_MEMPOOL_NO_GUARD", 0) != 0)
+    if (get("ELASTIC_MEMPOOL_NO_GUARD", 0, 0, 1) != 0)
         p->flags |= ELASTIC_MEMPOOL_F_NO_GUARD;
-    if (get("ELASTIC_MEMPOOL_BREAKEVEN", 0) != 0)
+    if (get("ELASTIC_MEMPOOL_BREAKEVEN", 0, 0, 1) != 0)
         p->flags |= ELASTIC_MEMPOOL_F_BREAKEVEN;
 }
 

@@ -78,6 +78,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) chunk {
     rte_mempool_objhdr **elt_prev;       // elt_list slot before the chunk's first objhdr
     rte_mempool_memhdr **mem_prev;       // mem_list slot before the chunk's first memhdr
     bool stack_in_mz;                    // `stack` lies at the end of the memzone (not rte_malloc)
+    // Double-put detection (memzone chunks): one bit per slot, (obj - va_lo) / total_elt, set
+    // while the object is in the stack. Unique per object: a page-boundary gap is shorter than
+    // an object, so consecutive objects' slots differ by 1 or 2.
+    uint64_t *free_map;
 };
 
 // Address span of an added chunk, sorted by lo, for finding an object's chunk on enqueue.
@@ -98,6 +102,9 @@ struct create_config {
 inline constexpr uint32_t config_magic = 0x454d5043; // "EMPC"
 inline constexpr uint32_t state_magic = 0x454d5053;  // "EMPS"
 inline constexpr uint32_t max_headroom = 64;
+inline constexpr uint32_t known_flags = ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK |
+                                        ELASTIC_MEMPOOL_F_NO_PREGROW | ELASTIC_MEMPOOL_F_ADAPTIVE |
+                                        ELASTIC_MEMPOOL_F_NO_GUARD | ELASTIC_MEMPOOL_F_BREAKEVEN;
 
 enum class grow_origin { base, datapath, maintenance };
 
@@ -164,6 +171,7 @@ struct pool_state {
     // counters are the ledger's.
     uint64_t nb_alloc_fail;
     uint64_t nb_unretire;                // retiring chunks a get took back into service
+    uint64_t nb_double_put;              // objects put while already free (dropped)
 };
 
 static_assert(sizeof(chunk) == 2 * RTE_CACHE_LINE_SIZE);

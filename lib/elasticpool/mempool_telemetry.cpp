@@ -19,6 +19,31 @@ namespace elastic::detail::emp {
 
 namespace {
 
+// A mempool's name as telemetry shows it. Explicit pools' names are checked at creation, but a
+// drop-in pool is named by the application: bytes outside printable ASCII, '"', '\\' and '%' are
+// percent-encoded ("caf%C3%A9"), so that one odd name cannot make the JSON of every command
+// invalid (DPDK 22.11 writes strings as they are). /elastic/info takes either form.
+struct shown_name {
+    char s[3 * RTE_MEMPOOL_NAMESIZE + 1];
+    explicit shown_name(const char *name) noexcept
+    {
+        static const char hex[] = "0123456789ABCDEF";
+        size_t o = 0;
+        for (size_t i = 0; i < RTE_MEMPOOL_NAMESIZE && name[i] != '\0'; i++) {
+            const auto c = static_cast<unsigned char>(name[i]);
+            if (c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '%') {
+                s[o++] = '%';
+                s[o++] = hex[c >> 4];
+                s[o++] = hex[c & 15];
+            } else {
+                s[o++] = char(c);
+            }
+        }
+        s[o] = '\0';
+    }
+};
+
+
 constexpr uint32_t max_chunks_listed = 128; // well inside the 16 KiB telemetry buffer
 
 const char *limit_name(uint32_t l) noexcept
@@ -75,7 +100,7 @@ void fill_info(rte_mempool *mp, rte_tel_data *d) noexcept
 
     rte_tel_data_start_dict(d);
     rte_tel_data_add_dict_string(d, "kind", "mempool");
-    rte_tel_data_add_dict_string(d, "name", mp->name);
+    rte_tel_data_add_dict_string(d, "name", shown_name(mp->name).s);
     rte_tel_data_add_dict_int(d, "socket_id", mp->socket_id);
     rte_tel_data_add_dict_string(d, "mode", s->explicit_mode ? "explicit"
                                  : s->lazy ? "drop-in lazy" : "drop-in full");
@@ -146,7 +171,7 @@ void fill_info(rte_mempool *mp, rte_tel_data *d) noexcept
 void list_cb(rte_mempool *mp, void *arg) noexcept
 {
     if (elastic_mempool_is_elastic(mp))
-        rte_tel_data_add_array_string(static_cast<rte_tel_data *>(arg), mp->name);
+        rte_tel_data_add_array_string(static_cast<rte_tel_data *>(arg), shown_name(mp->name).s);
 }
 
 void list(rte_tel_data *array) noexcept
@@ -163,7 +188,9 @@ struct info_req {
 void info_cb(rte_mempool *mp, void *arg) noexcept
 {
     auto *r = static_cast<info_req *>(arg);
-    if (r->found || strncmp(mp->name, r->name, RTE_MEMPOOL_NAMESIZE) != 0 ||
+    if (r->found ||
+        (strncmp(mp->name, r->name, RTE_MEMPOOL_NAMESIZE) != 0 &&
+         strcmp(shown_name(mp->name).s, r->name) != 0) ||
         !elastic_mempool_is_elastic(mp))
         return;
     r->found = true;

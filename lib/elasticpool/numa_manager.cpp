@@ -220,7 +220,9 @@ elastic_numa_mempool_family *handle(mempool_family *f) noexcept
 }
 
 struct manager {
-    std::mutex mu;
+    // Recursive: a mempool whose creation fails inside a family's creation is freed under this
+    // lock, and freeing a pool takes it (numa_forget_mempool).
+    std::recursive_mutex mu;
     std::shared_ptr<const numa_topology> topo;
     std::string synthetic; // empty: the machine
     std::map<std::string, std::unique_ptr<pool_family>, std::less<>> families;
@@ -529,6 +531,43 @@ const char *numa_topology_source() noexcept
 
 using namespace elastic::detail;
 
+namespace elastic::detail {
+
+// A member pool freed by itself (elastic_pool_free, rte_mempool_free) leaves its family: lookups
+// for its node say ENOENT, node statistics no longer count it and the family's free does not free
+// it again. Never called with the manager's lock held (creation undoes outside it).
+template <class Map, class Pool>
+static void forget_member(Map &families, const Pool *pool) noexcept
+{
+    for (auto &kv : families) {
+        auto &v = kv.second->pools;
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            if (it->pool == pool) {
+                EP_LOG(INFO, "numa family %s: its pool for node %d was freed: the family has "
+                       "no pool there any more", kv.first.c_str(), it->node);
+                v.erase(it);
+                return;
+            }
+        }
+    }
+}
+
+void numa_forget_pool(const ::elastic_pool *pool) noexcept
+{
+    manager &m = mgr();
+    std::lock_guard lk(m.mu);
+    forget_member(m.families, pool);
+}
+
+void numa_forget_mempool(const rte_mempool *mp) noexcept
+{
+    manager &m = mgr();
+    std::lock_guard lk(m.mu);
+    forget_member(m.mempool_families, mp);
+}
+
+} // namespace elastic::detail
+
 extern "C" {
 
 int elastic_numa_topology_set(const char *synthetic) noexcept
@@ -629,7 +668,7 @@ elastic_numa_family_create(const char *prefix, const struct elastic_pool_params 
                 elastic_pool_free(mb.pool);
     };
     try {
-        std::lock_guard lk(m.mu);
+        std::unique_lock lk(m.mu);
         if (int err = ensure_topology(m); err != 0)
             return fail_null<elastic_numa_family>(-err);
         if (m.families.count(std::string_view(prefix)) != 0)
@@ -661,6 +700,7 @@ elastic_numa_family_create(const char *prefix, const struct elastic_pool_params 
             EP_LOG(DEBUG, "numa family %s: %zu pools", prefix, raw->pools.size());
             return handle(raw);
         }
+        lk.unlock(); // freeing a member takes the lock (numa_forget_pool)
         undo();
         return fail_null<elastic_numa_family>(err);
     } catch (const std::exception &e) {
@@ -748,7 +788,7 @@ struct elastic_numa_mempool_family *elastic_numa_mempool_family_create(const cha
                 rte_mempool_free(mb.pool);
     };
     try {
-        std::lock_guard lk(m.mu);
+        std::unique_lock lk(m.mu);
         if (int err = ensure_topology(m); err != 0)
             return fail_null<elastic_numa_mempool_family>(-err);
         if (m.mempool_families.count(std::string_view(prefix)) != 0)
@@ -776,6 +816,7 @@ struct elastic_numa_mempool_family *elastic_numa_mempool_family_create(const cha
             EP_LOG(DEBUG, "numa mempool family %s: %zu pools", prefix, raw->pools.size());
             return handle(raw);
         }
+        lk.unlock(); // freeing a member takes the lock (numa_forget_mempool)
         undo();
         return fail_null<elastic_numa_mempool_family>(err);
     } catch (const std::exception &e) {

@@ -12,7 +12,14 @@
 #include <string>
 #include <vector>
 
+struct elastic_pool;
+struct rte_mempool;
+
 namespace elastic::detail {
+
+// A member pool freed on its own leaves its family (elastic_pool_free, the mempool ops' free).
+void numa_forget_pool(const ::elastic_pool *pool) noexcept;
+void numa_forget_mempool(const rte_mempool *mp) noexcept;
 
 // An immutable snapshot of the topology. Shared by the families made from it.
 class numa_topology {

@@ -46,6 +46,14 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
         EP_LOG(ERR, "pool create: name longer than %d characters", ELASTIC_POOL_NAMESIZE);
         return ENAMETOOLONG;
     }
+    if (!name_chars_valid(p.name)) {
+        EP_LOG(ERR, "pool create: the name has bytes outside printable ASCII, '\"' or '\\'");
+        return EINVAL;
+    }
+    if (!socket_id_valid(p.socket_id)) {
+        EP_LOG(ERR, "pool %s: no socket %d", p.name, p.socket_id);
+        return EINVAL;
+    }
     if ((p.flags & ~known_flags) != 0 || std::popcount(p.flags & ELASTIC_POOL_F_PROVIDER_MASK) > 1) {
         EP_LOG(ERR, "pool %s: bad flags 0x%x", p.name, p.flags);
         return EINVAL;
@@ -58,12 +66,21 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
         EP_LOG(ERR, "pool %s: tick, sample and idle periods must be > 0", p.name);
         return EINVAL;
     }
+    // Every chunk must fit ELASTIC_POOL_MAX_CHUNK_SIZE before any rounding (rounding a size near
+    // SIZE_MAX up to a page wrapped it to a tiny chunk; a base near SIZE_MAX reached the provider
+    // and came back ENOMEM). The buddy heaps count pages in 32 bits: 2^40 bytes fit.
+    const size_t chunk_asked = p.chunk_size != 0 ? p.chunk_size : p.wall_size / 8;
+    if (p.base_size > ELASTIC_POOL_MAX_CHUNK_SIZE || chunk_asked > ELASTIC_POOL_MAX_CHUNK_SIZE) {
+        EP_LOG(ERR, "pool %s: base %zu or chunk %zu%s above ELASTIC_POOL_MAX_CHUNK_SIZE", p.name,
+               p.base_size, chunk_asked, p.chunk_size != 0 ? "" : " (wall / 8)");
+        return EINVAL;
+    }
     const size_t base = round_pages(p.base_size);
-    if (base < p.base_size || p.wall_size < base) {
+    if (p.wall_size < base) {
         EP_LOG(ERR, "pool %s: wall %zu is smaller than the base %zu", p.name, p.wall_size, base);
         return EINVAL;
     }
-    size_t chunk = round_pages(p.chunk_size != 0 ? p.chunk_size : p.wall_size / 8);
+    size_t chunk = round_pages(chunk_asked);
     if (chunk == 0)
         chunk = page_size;
     // The largest chunk the pool can ever hold decides the largest class it can serve.
@@ -292,9 +309,6 @@ var_pool::~var_pool()
     if (out > 0)
         EP_LOG(WARNING, "pool %s destroyed with %" PRIu64 " buffers still out", cfg_.name.c_str(),
                out);
-    if (!waiters_.empty())
-        EP_LOG(WARNING, "pool %s destroyed with %zu requests waiting (dropped)", cfg_.name.c_str(),
-               waiters_.size());
 }
 
 int var_pool::order_of(size_t size) const noexcept
@@ -443,6 +457,17 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
         }
         if (waiters_.empty())
             p = take_or_grow(unsigned(order), now());
+        if (p == nullptr && !growth_can_serve(unsigned(order))) {
+            // Only the base could ever hold it, and not now: queued, it could wait for ever and
+            // hold up every request behind it. Refused instead (the pool can grow, so every
+            // queued request is one some growth or free will serve).
+            nb_alloc_fail_++;
+            EP_LOG(DEBUG, "pool %s: request of %zu bytes refused: larger than a chunk (%zu) "
+                   "and the base has no room for it now", cfg_.name.c_str(), size,
+                   cfg_.chunk_size);
+            rte_errno = ENOBUFS;
+            return -ENOBUFS;
+        }
         if (p == nullptr) {
             try {
                 waiters_.push_back(waiter{unsigned(order), cb, arg});
@@ -457,8 +482,9 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
             ledger_.observe(in_use_bytes_, waiting_bytes_);
             return 0;
         }
+        users_++;
     }
-    cb(handle(), p, arg);
+    run_callbacks_and_release(served_list{served{cb, arg, p}});
     return 0;
 }
 int var_pool::cancel(elastic_buf_cb_t *cb, void *arg) noexcept
@@ -479,8 +505,11 @@ int var_pool::cancel(elastic_buf_cb_t *cb, void *arg) noexcept
         // the next free.
         if (was_head)
             serve_waiters(served_now, true);
+        if (served_now.empty())
+            return 0;
+        users_++;
     }
-    run_callbacks(handle(), served_now);
+    run_callbacks_and_release(served_now);
     return 0;
 }
 
@@ -490,6 +519,7 @@ struct sync_waiter {
     std::condition_variable cv;
     void *buf = nullptr;
     bool done = false;
+    bool cancelled = false; // the pool was destroyed while it waited
 };
 
 void sync_waiter_cb(elastic_pool *, void *buf, void *arg)
@@ -504,24 +534,120 @@ void sync_waiter_cb(elastic_pool *, void *buf, void *arg)
 
 void *var_pool::alloc_timeout(size_t size, uint32_t timeout_ms) noexcept
 {
+    {
+        std::lock_guard g(mu_);
+        users_++; // destroy() waits for this call to leave
+    }
+    struct holder {
+        var_pool *p;
+        ~holder() { p->release(); }
+    } hold{this};
     sync_waiter w;
     int rc = alloc_async(size, sync_waiter_cb, &w);
     if (rc < 0)
         return nullptr;
     std::unique_lock lk(w.m);
-    if (w.cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return w.done; }))
-        return w.buf;
-    lk.unlock();
-    if (cancel(sync_waiter_cb, &w) == 0) {
-        std::lock_guard g(mu_);
-        nb_alloc_fail_++;
-        rte_errno = ETIMEDOUT;
+    if (!w.cv.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return w.done; })) {
+        lk.unlock();
+        if (cancel(sync_waiter_cb, &w) == 0) {
+            std::lock_guard g(mu_);
+            nb_alloc_fail_++;
+            rte_errno = ETIMEDOUT;
+            return nullptr;
+        }
+        // Served while we gave up (its callback has run or is running: take the buffer), or
+        // cancelled by destroy().
+        lk.lock();
+        w.cv.wait(lk, [&] { return w.done; });
+    }
+    if (w.cancelled) {
+        rte_errno = ECANCELED;
         return nullptr;
     }
-    // Served while we gave up: its callback has run or is running; take the buffer.
-    lk.lock();
-    w.cv.wait(lk, [&] { return w.done; });
     return w.buf;
+}
+
+bool var_pool::growth_can_serve(unsigned order) const noexcept
+{
+    const bool can_grow = cfg_.wall_size - cfg_.base_size >= cfg_.chunk_size;
+    return !can_grow || (page_size << order) <= cfg_.chunk_size;
+}
+
+namespace {
+// The pools whose callbacks this thread is running (innermost first): destroy() from one of
+// them must not wait for itself.
+struct cb_frame {
+    const var_pool *pool;
+    const cb_frame *up;
+};
+thread_local const cb_frame *cb_top = nullptr;
+
+bool in_callback_of(const var_pool *p) noexcept
+{
+    for (const cb_frame *f = cb_top; f != nullptr; f = f->up)
+        if (f->pool == p)
+            return true;
+    return false;
+}
+} // namespace
+
+void var_pool::run_callbacks_and_release(const served_list &s) noexcept
+{
+    const cb_frame frame{this, cb_top};
+    cb_top = &frame;
+    size_t i = 0;
+    for (; i < s.size() && !dying_.load(std::memory_order_acquire); i++)
+        s[i].cb(handle(), s[i].buf, s[i].arg);
+    cb_top = frame.up;
+    if (i < s.size())
+        EP_LOG(WARNING, "pool %s destroyed by a callback: %zu served requests not called back",
+               cfg_.name.c_str(), s.size() - i);
+    release();
+}
+
+void var_pool::release() noexcept
+{
+    std::unique_lock lk(mu_);
+    if (--users_ != 0 || !dying_.load(std::memory_order_relaxed))
+        return;
+    if (delete_by_last_) {
+        lk.unlock();
+        delete this;
+        return;
+    }
+    users_cv_.notify_all(); // destroy() deletes once it has the lock (after this unlock)
+}
+
+void var_pool::destroy() noexcept
+{
+    std::unique_lock lk(mu_);
+    dying_.store(true, std::memory_order_release);
+    size_t dropped = 0;
+    for (const waiter &w : waiters_) {
+        if (w.cb == sync_waiter_cb) {
+            auto *sw = static_cast<sync_waiter *>(w.arg);
+            std::lock_guard g(sw->m);
+            sw->done = true;
+            sw->cancelled = true;
+            sw->cv.notify_all();
+        } else {
+            dropped++;
+        }
+    }
+    if (dropped > 0)
+        EP_LOG(WARNING, "pool %s destroyed with %zu requests waiting (dropped, not called back)",
+               cfg_.name.c_str(), dropped);
+    waiters_.clear();
+    waiting_bytes_ = 0;
+    if (users_ != 0) {
+        if (in_callback_of(this)) {
+            delete_by_last_ = true; // this thread is one of the users: it cannot wait for itself
+            return;
+        }
+        users_cv_.wait(lk, [&] { return users_ == 0; });
+    }
+    lk.unlock();
+    delete this;
 }
 
 void var_pool::serve_waiters(served_list &out, bool may_grow) noexcept
@@ -546,12 +672,6 @@ void var_pool::serve_waiters(served_list &out, bool may_grow) noexcept
         waiting_bytes_ -= page_size << w.order;
         waiters_.pop_front();
     }
-}
-
-void var_pool::run_callbacks(elastic_pool *h, const served_list &s) noexcept
-{
-    for (const served &x : s)
-        x.cb(h, x.buf, x.arg);
 }
 
 int var_pool::free(void *buf) noexcept
@@ -581,8 +701,11 @@ int var_pool::free(void *buf) noexcept
             }
             serve_waiters(served_now, true);
         }
+        if (served_now.empty())
+            return 0;
+        users_++;
     }
-    run_callbacks(handle(), served_now);
+    run_callbacks_and_release(served_now);
     return 0;
 }
 
@@ -630,8 +753,11 @@ int var_pool::maintain() noexcept
             serve_waiters(served_now, true);
         face f(*this, released, t);
         n = ledger_.tick(t, f);
+        if (served_now.empty())
+            return n;
+        users_++;
     }
-    run_callbacks(handle(), served_now);
+    run_callbacks_and_release(served_now);
     return n;
 }
 

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -49,6 +51,14 @@ public:
     // Reserves the base chunk; nullptr with rte_errno on failure.
     static std::unique_ptr<var_pool> create(const pool_config &cfg) noexcept;
     ~var_pool();
+
+    // elastic_pool_free(): what destroying a pool does to what refers to it. Waiters queued by
+    // elastic_buf_alloc_async are dropped (their callbacks never run); threads waiting in
+    // alloc_timeout return NULL with ECANCELED; callbacks of requests already served but not yet
+    // called back are dropped too. Returns once no other thread is inside the pool (it waits for
+    // them), except when called from one of the pool's own callbacks: then the pool is deleted
+    // when the last call running its callbacks returns. The object is gone after this.
+    void destroy() noexcept;
 
     void *alloc(size_t size) noexcept;
     int alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept;
@@ -117,12 +127,19 @@ private:
     void *take_or_grow(unsigned order, uint64_t now) noexcept; // rte_errno on failure
     bool grow(uint64_t now, grow_kind kind) noexcept;
     chunk *find(const void *p) const noexcept;
+    // Whether some growth could ever serve a request of this class (or the pool cannot grow at
+    // all, so that waiting at the wall is all there is).
+    bool growth_can_serve(unsigned order) const noexcept;
     // Serve the queue head first while memory is there (growing only when may_grow).
     void serve_waiters(served_list &out, bool may_grow) noexcept;
 
     static void run_callbacks(elastic_pool *h, const served_list &s) noexcept;
     // The chunk hook for chunk `idx` (0 or its negative-errno veto of an ADD).
     int call_hook(elastic_chunk_event ev, const chunk &c, uint32_t idx) noexcept;
+    // Callbacks run outside mu_ while the caller holds the pool (users_, taken under mu_):
+    // run them in order, stopping if the pool is destroyed meanwhile, then let go.
+    void run_callbacks_and_release(const served_list &s) noexcept;
+    void release() noexcept; // the last to let go of a destroyed pool deletes it
 
     pool_config cfg_;
     mutable std::mutex mu_;
@@ -136,6 +153,11 @@ private:
     uint64_t in_use_bytes_ = 0;
     uint64_t nb_allocs_ = 0, nb_frees_ = 0, nb_alloc_fail_ = 0, nb_queued_ = 0;
     char tag_[12] = "";        // makes memzone names unique
+    // Lifetime (destroy()): calls that run callbacks or wait outside mu_ hold the pool.
+    uint32_t users_ = 0;                 // under mu_
+    std::atomic<bool> dying_{false};     // destroy() started
+    bool delete_by_last_ = false;        // under mu_: destroyed from one of its callbacks
+    std::condition_variable users_cv_;   // destroy() waits for users_ == 0
 };
 
 } // namespace elastic::detail

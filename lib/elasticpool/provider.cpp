@@ -29,6 +29,28 @@ const char *provider_name(provider_kind k) noexcept
     return "?";
 }
 
+bool socket_id_valid(int socket) noexcept
+{
+    if (socket == SOCKET_ID_ANY)
+        return true;
+    if (socket < 0 || socket >= RTE_MAX_NUMA_NODES)
+        return false;
+    if (!eal_is_up())
+        return true; // hwloc/libnuma nodes: mbind says later
+    for (unsigned i = 0; i < rte_socket_count(); i++)
+        if (rte_socket_id_by_idx(i) == socket)
+            return true;
+    return false;
+}
+
+bool name_chars_valid(const char *name) noexcept
+{
+    for (const unsigned char *c = reinterpret_cast<const unsigned char *>(name); *c != 0; c++)
+        if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+            return false;
+    return true;
+}
+
 bool eal_is_up() noexcept
 {
     // The EAL counts its lcores during rte_eal_init(); before it the count is 0.

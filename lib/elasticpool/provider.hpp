@@ -42,4 +42,12 @@ std::unique_ptr<chunk_memory> reserve_chunk(provider_kind kind, size_t size, int
 // Whether the DPDK EAL has been initialised in this process.
 bool eal_is_up() noexcept;
 
+// Whether a pool may ask for memory on `socket`: SOCKET_ID_ANY, or a node number below
+// RTE_MAX_NUMA_NODES that the EAL knows (when it runs). Anything else is EINVAL for every API.
+bool socket_id_valid(int socket) noexcept;
+
+// Whether a pool name can be shown as it is in telemetry's JSON and in logs: printable ASCII
+// (0x20..0x7e) without '"' and '\\'.
+bool name_chars_valid(const char *name) noexcept;
+
 } // namespace elastic::detail

@@ -5,6 +5,8 @@
 #include <tuple>
 #include <vector>
 
+#include <chrono>
+
 #include <gtest/gtest.h>
 
 #include "trace_lib.hpp"
@@ -329,6 +331,55 @@ TEST(trace_eval, offline_optimum_worked_by_hand)
         ASSERT_EQ(evaluate(tr, small_pool(p), q, err), 0) << err;
         EXPECT_GE(q.pinned_byte_ms, m.pinned_byte_ms) << policy_name(p);
     }
+}
+
+// Issue 13: a two-line trace with epoch-millisecond times ran every tick from 0 (3.4 billion
+// ticks: it never ended). Quiet stretches are skipped: bounded by the input, not by its times.
+TEST(trace_eval, epoch_millisecond_times_are_bounded)
+{
+    const trace tr = parsed("1700000000000,a,x,4096\n1700000000100,f,x\n");
+    eval_config cfg = small_pool(policy::patent);
+    cfg.base = 4096;
+    cfg.chunk = 4096;
+    cfg.wall = 8192;
+    metrics m;
+    std::string err;
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(evaluate(tr, cfg, m, err), 0) << err;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+    EXPECT_EQ(m.end_ms, 1700000000100u);
+    EXPECT_EQ(m.grows, 0u);
+    EXPECT_EQ(m.peak_pinned_bytes, 4096u);
+    EXPECT_EQ(m.mean_pinned_bytes, 4096u); // the base, the whole time
+}
+
+// The skip changes nothing that a run of every tick shows: a trace with a long quiet gap gives
+// the same metrics with and without it (adaptive and patent, growth before and after the gap).
+TEST(trace_eval, skipping_quiet_ticks_changes_no_metric)
+{
+    const char *text = "0,a,a,1M\n10,a,b,1M\n20,f,a\n30,f,b\n"
+                       "500000000,a,c,1M\n500000010,a,d,1M\n500000020,f,c\n500000030,f,d\n";
+    const trace tr = parsed(text);
+    for (policy p : {policy::patent, policy::adaptive}) {
+        eval_config cfg = small_pool(p);
+        metrics m;
+        std::string err;
+        ASSERT_EQ(evaluate(tr, cfg, m, err), 0) << err;
+        EXPECT_EQ(m.grows, 2u) << policy_name(p);
+        EXPECT_EQ(m.shrinks, 1u) << policy_name(p); // released in the gap, once
+        EXPECT_EQ(m.peak_pinned_bytes, 2 * MiB) << policy_name(p);
+    }
+}
+
+// A trace whose pinned byte-ms integral overflows is an input error (trace_eval exits 2).
+TEST(trace_eval, integral_overflow_is_reported)
+{
+    const trace tr = parsed("0,a,x,4096\n18000000000000000,f,x\n");
+    eval_config cfg = small_pool(policy::patent);
+    metrics m;
+    std::string err;
+    EXPECT_EQ(evaluate(tr, cfg, m, err), -EOVERFLOW);
+    EXPECT_NE(err.find("overflow"), std::string::npos);
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // The trace generator (perf/trace_shapes.cpp): deterministic per seed, well-formed traces (times
 // non-decreasing, every free after its allocation, everything freed by the end), the documented
 // sizes, and the demand shapes it claims.
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <map>
@@ -295,6 +296,26 @@ TEST(trace_gen, pool_args)
     EXPECT_STREQ(shape_pool_args(shape::packets), "--base 256K --chunk 256K --wall 4M");
     EXPECT_STREQ(shape_pool_args(shape::large_bufs), "--base 2M --chunk 2M --wall 64M");
     EXPECT_STREQ(shape_pool_args(shape::burst), "");
+}
+
+// Issue 13: elastic-trace-gen held the whole trace in memory (gigabytes for 30 days). It writes
+// pieces of about 64 KiB, and the pieces are the same bytes as before.
+TEST(trace_gen, streams_in_bounded_pieces_with_the_same_bytes)
+{
+    gen_config cfg;
+    cfg.kind = shape::flash_crowd;
+    cfg.duration_s = 7200;
+    const std::string whole = generate(cfg);
+    std::string joined;
+    size_t pieces = 0, largest = 0;
+    generate(cfg, [&](std::string_view p) {
+        pieces++;
+        largest = std::max(largest, p.size());
+        joined += p;
+    });
+    EXPECT_EQ(joined, whole);
+    EXPECT_GT(pieces, 1u);
+    EXPECT_LE(largest, 64u * 1024);
 }
 
 } // namespace
