@@ -196,13 +196,14 @@ if (( ran < expected )); then
 fi
 if [[ $sanitizer_runs != 0 ]]; then
     # The same tests under the sanitizers, each in its own build directory; their output goes
-    # by as it comes, and their last lines add to this run's.
+    # by as it comes (tee -a: when stderr is a file, a plain tee would reopen it truncated and
+    # wipe what this run wrote before), and their last lines add to this run's.
     echo "$passed passed, $failed failed, $skipped skipped (build: without sanitizers)"
     for san in address thread; do
         echo "== run-tests.sh --sanitize=$san"
         t0=$SECONDS
         last=$( { bash "$here/run-tests.sh" "--sanitize=$san" || true; } 2>&1 |
-            tee /dev/stderr | tail -n 1)
+            tee -a /dev/stderr | tail -n 1)
         echo "== --sanitize=$san: $last ($((SECONDS - t0)) s)"
         if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
             passed=$((passed + BASH_REMATCH[1]))

@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "buddy.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace elastic::detail {
 
-buddy_heap::buddy_heap(uint32_t pages, unsigned max_order)
+buddy_heap::buddy_heap(uint32_t pages, unsigned max_order, uint32_t first)
     : pages_(pages), max_order_(max_order < max_orders ? max_order : max_orders - 1),
       state_(pages, 0), next_(pages, none), prev_(pages, none)
 {
     for (auto &h : heads_)
         h = none;
-    // Cut [0, pages) into the largest naturally aligned blocks that fit.
-    uint32_t p = 0;
+    // Cut [first, pages) into the largest naturally aligned blocks that fit. Pages below
+    // `first` keep state 0: not free (no merge with them), not allocated (free() refuses them).
+    uint32_t p = first;
     while (p < pages_) {
         unsigned k = max_order_;
         while (k > 0 && ((p & ((uint32_t(1) << k) - 1)) != 0 || p + (uint32_t(1) << k) > pages_))
@@ -21,6 +23,17 @@ buddy_heap::buddy_heap(uint32_t pages, unsigned max_order)
         free_pages_ += uint32_t(1) << k;
         p += uint32_t(1) << k;
     }
+}
+
+uint32_t buddy_heap::largest_block(uint32_t pages, unsigned max_order, uint32_t first) noexcept
+{
+    for (unsigned k = std::min(max_order, max_orders - 1) + 1; k-- > 0;) {
+        const uint64_t b = uint64_t(1) << k;
+        const uint64_t start = (uint64_t(first) + b - 1) & ~(b - 1);
+        if (start + b <= pages)
+            return uint32_t(b);
+    }
+    return 0;
 }
 
 void buddy_heap::push(uint32_t page, unsigned order) noexcept

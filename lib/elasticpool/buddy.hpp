@@ -24,8 +24,15 @@ inline constexpr unsigned max_orders = 24; // up to 2^23 pages = 32 GiB per buff
 
 class buddy_heap {
 public:
-    // pages: chunk size in pages (>= 1); max_order: largest block is 2^max_order pages.
-    buddy_heap(uint32_t pages, unsigned max_order);
+    // pages: chunk size in pages (>= 1); max_order: largest block is 2^max_order pages;
+    // first: pages [0, first) are not the heap's (never free, never a block, never merged
+    // with): a memzone chunk's first page holds its malloc header. Blocks stay naturally
+    // aligned relative to page 0.
+    buddy_heap(uint32_t pages, unsigned max_order, uint32_t first = 0);
+
+    // Largest block (in pages, a power of two <= 2^max_order) such a heap holds: the largest
+    // naturally aligned power-of-two run inside [first, pages).
+    static uint32_t largest_block(uint32_t pages, unsigned max_order, uint32_t first) noexcept;
 
     // Page index of a new block of 2^order pages, or -1 when none is free.
     int64_t alloc(unsigned order) noexcept;

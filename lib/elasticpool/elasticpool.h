@@ -147,7 +147,7 @@ struct elastic_pool_params {
 	size_t base_size;          /**< base chunk bytes (rounded up to 4 KiB); > 0 */
 	size_t chunk_size;         /**< additional chunk bytes (rounded up to 4 KiB); 0 = wall / 8 */
 	size_t wall_size;          /**< most bytes ever pinned (base + chunks); >= base_size */
-	size_t max_buf_size;       /**< largest request; 0 = min(1 MiB, largest chunk) */
+	size_t max_buf_size;       /**< largest request; 0 = min(1 MiB, largest block of a chunk) */
 	uint32_t tick_ms;          /**< automatic maintenance tick (default 500) */
 	uint32_t sample_period_ms; /**< wall-clock time between release decisions (default 60000) */
 	uint32_t idle_period_ms;   /**< no allocation for this long makes a chunk idle (300000) */
@@ -169,11 +169,13 @@ enum elastic_pool_limit {
 
 /** Counters of one pool; a consistent snapshot taken under the pool's lock. */
 struct elastic_pool_stats {
-	/** base_size + chunk_size per chunk held beyond the base: the bytes the pool asked of its
-	 *  provider, not what the system maps for them. The hugetlb provider rounds each chunk up to
-	 *  whole 2 MiB hugepages (or maps 4 KiB pages if there are none), and a memzone chunk of N
-	 *  hugepages maps N+1 (its malloc header sits before the hugepage-aligned start).
-	 *  Elastic mempools count whole pages: their chunks map exactly what this says. */
+	/** base_size + chunk_size per chunk held beyond the base. With the memzone provider a
+	 *  chunk whose size is whole hugepages maps exactly those pages (the memzone is the pages
+	 *  less its malloc header, whose 4 KiB page is not handed out: such a chunk's largest
+	 *  buffer is half a power-of-two chunk), so this is the hugepages the pool holds. Other
+	 *  sizes: the bytes asked of the provider; memzone chunks smaller than a hugepage share
+	 *  pages, and the hugetlb provider rounds each chunk up to whole 2 MiB hugepages (or maps
+	 *  4 KiB pages if there are none). Elastic mempools always count whole pages. */
 	uint64_t pinned_bytes;
 	uint64_t in_use_bytes;      /**< bytes handed out (rounded classes) */
 	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */

@@ -66,6 +66,20 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
         EP_LOG(ERR, "pool %s: tick, sample and idle periods must be > 0", p.name);
         return EINVAL;
     }
+    provider_kind kind;
+    if (p.flags & ELASTIC_POOL_F_PROVIDER_HEAP)
+        kind = provider_kind::heap;
+    else if (p.flags & ELASTIC_POOL_F_PROVIDER_HUGETLB)
+        kind = provider_kind::hugetlb;
+    else if (p.flags & ELASTIC_POOL_F_PROVIDER_MEMZONE || eal_is_up())
+        kind = provider_kind::memzone;
+    else
+        kind = provider_kind::hugetlb;
+    if (kind == provider_kind::memzone && !eal_is_up()) {
+        EP_LOG(ERR, "pool %s: memzone provider needs the EAL", p.name);
+        return ENOTSUP;
+    }
+
     // Every chunk must fit ELASTIC_POOL_MAX_CHUNK_SIZE before any rounding (rounding a size near
     // SIZE_MAX up to a page wrapped it to a tiny chunk; a base near SIZE_MAX reached the provider
     // and came back ENOMEM). The buddy heaps count pages in 32 bits: 2^40 bytes fit.
@@ -83,30 +97,28 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
     size_t chunk = round_pages(chunk_asked);
     if (chunk == 0)
         chunk = page_size;
+    // Largest buffer a chunk of n bytes holds. A memzone chunk of whole hugepages loses its
+    // first 4 KiB to the memzone's malloc header (provider.hpp): its largest naturally aligned
+    // block is then half of a power-of-two chunk.
+    const size_t mz_pg = kind == provider_kind::memzone ? memzone_page_size() : 0;
+    auto largest_class = [mz_pg](size_t n) -> size_t {
+        if (mz_pg == 0 || n % mz_pg != 0)
+            return floor_class(n);
+        return size_t(buddy_heap::largest_block(uint32_t(n >> page_shift), max_orders - 1,
+                                                uint32_t(memzone_head >> page_shift)))
+               << page_shift;
+    };
     // The largest chunk the pool can ever hold decides the largest class it can serve.
     const bool can_grow = p.wall_size - base >= chunk;
-    const size_t largest_chunk = can_grow ? std::max(base, chunk) : base;
+    const size_t largest = can_grow ? std::max(largest_class(base), largest_class(chunk))
+                                    : largest_class(base);
     size_t max_buf = p.max_buf_size;
     if (max_buf == 0) {
-        max_buf = std::min(default_max_buf, floor_class(largest_chunk));
-    } else if (max_buf > floor_class(largest_chunk)) {
+        max_buf = std::min(default_max_buf, largest);
+    } else if (max_buf > largest) {
         EP_LOG(ERR, "pool %s: max_buf_size %zu does not fit in a chunk (largest block %zu)",
-               p.name, max_buf, floor_class(largest_chunk));
+               p.name, max_buf, largest);
         return EINVAL;
-    }
-
-    provider_kind kind;
-    if (p.flags & ELASTIC_POOL_F_PROVIDER_HEAP)
-        kind = provider_kind::heap;
-    else if (p.flags & ELASTIC_POOL_F_PROVIDER_HUGETLB)
-        kind = provider_kind::hugetlb;
-    else if (p.flags & ELASTIC_POOL_F_PROVIDER_MEMZONE || eal_is_up())
-        kind = provider_kind::memzone;
-    else
-        kind = provider_kind::hugetlb;
-    if (kind == provider_kind::memzone && !eal_is_up()) {
-        EP_LOG(ERR, "pool %s: memzone provider needs the EAL", p.name);
-        return ENOTSUP;
     }
 
     out.name = p.name;
@@ -114,6 +126,7 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
     out.base_size = base;
     out.chunk_size = chunk;
     out.wall_size = p.wall_size;
+    out.chunk_class = largest_class(chunk);
     const size_t max_class = std::bit_ceil(std::max(max_buf, page_size));
     out.max_buf_size = max_class;
     out.max_order = unsigned(std::countr_zero(max_class)) - page_shift;
@@ -131,7 +144,8 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
 }
 
 var_pool::chunk::chunk(std::unique_ptr<chunk_memory> m, size_t sz, unsigned max_order)
-    : mem(std::move(m)), heap(uint32_t(sz >> page_shift), max_order),
+    : mem(std::move(m)),
+      heap(uint32_t(sz >> page_shift), max_order, uint32_t(mem->head() >> page_shift)),
       base(uintptr_t(mem->addr())), size(sz)
 {
 }
@@ -269,11 +283,12 @@ int var_pool::call_hook(elastic_chunk_event ev, const chunk &c, uint32_t idx) no
     if (cfg_.hook == nullptr)
         return 0;
     elastic_chunk_info info{};
-    info.addr = c.mem->addr();
-    info.len = c.mem->size();
-    info.iova = c.mem->iova(c.mem->addr());
-    info.page_size = cfg_.provider == provider_kind::memzone && rte_eal_has_hugepages()
-                         ? RTE_PGSIZE_2M : page_size;
+    // The usable part: past the memzone's malloc header page when there is one.
+    info.addr = static_cast<char *>(c.mem->addr()) + c.mem->head();
+    info.len = c.mem->size() - c.mem->head();
+    info.iova = c.mem->iova(info.addr);
+    const size_t mz_pg = cfg_.provider == provider_kind::memzone ? memzone_page_size() : 0;
+    info.page_size = mz_pg != 0 ? mz_pg : page_size;
     info.pinned_bytes = c.size;
     info.index = idx;
     info.socket_id = cfg_.socket_id;
@@ -397,7 +412,7 @@ void *var_pool::take_or_grow(unsigned order, uint64_t t) noexcept
         if (void *p = take(order, t))
             return p;
     }
-    if ((page_size << order) > cfg_.chunk_size) {
+    if ((page_size << order) > cfg_.chunk_class) {
         ledger_.refuse_wall(); // no chunk that could be added would hold it
         return nullptr;
     }

@@ -33,6 +33,8 @@ struct pool_config {
     int socket_id;
     size_t base_size, chunk_size, wall_size, max_buf_size;
     unsigned max_order; // largest class, in pages: 2^max_order
+    size_t chunk_class; // largest buffer an added chunk can hold (its first 4 KiB may not be
+                        // usable: memzone chunks of whole hugepages, provider.hpp)
     uint64_t tick_ns, sample_ns, idle_ns;
     uint32_t headroom;
     uint32_t flags;
@@ -100,7 +102,7 @@ private:
         std::unique_ptr<chunk_memory> mem;
         buddy_heap heap;
         uintptr_t base;         // address of page 0
-        size_t size;            // nominal chunk size (base_size or chunk_size)
+        size_t size;            // chunk size (base_size or chunk_size): what it pins
         uint64_t in_use = 0;    // buffers out
         chunk(std::unique_ptr<chunk_memory> m, size_t sz, unsigned max_order);
     };

@@ -29,6 +29,20 @@ const char *provider_name(provider_kind k) noexcept
     return "?";
 }
 
+size_t memzone_page_size() noexcept
+{
+    if (!eal_is_up() || !rte_eal_has_hugepages())
+        return 0;
+    size_t pg = 0;
+    rte_memseg_list_walk([](const rte_memseg_list *msl, void *arg) {
+        auto *p = static_cast<size_t *>(arg);
+        if (msl->page_sz != 0 && (*p == 0 || msl->page_sz < *p))
+            *p = msl->page_sz;
+        return 0;
+    }, &pg);
+    return pg;
+}
+
 bool socket_id_valid(int socket) noexcept
 {
     if (socket == SOCKET_ID_ANY)
@@ -59,12 +73,26 @@ bool eal_is_up() noexcept
 
 namespace {
 
+// DPDK's malloc element header before a memzone's first byte (struct malloc_elem, 2 cache lines
+// in 22.11 release builds; the mempool face plans with the same number).
+constexpr size_t malloc_hdr = 2 * RTE_CACHE_LINE_SIZE;
+
 class memzone_chunk final : public chunk_memory {
 public:
-    explicit memzone_chunk(const rte_memzone *mz) noexcept : mz_(mz)
+    // `whole_pages`: the memzone was reserved as whole pages less the malloc header, so the
+    // chunk starts at the page its header is on (4 KiB-aligned, that 4 KiB not usable).
+    memzone_chunk(const rte_memzone *mz, bool whole_pages) noexcept : mz_(mz)
     {
-        addr_ = mz->addr;
-        size_ = mz->len;
+        const uintptr_t a = reinterpret_cast<uintptr_t>(mz->addr);
+        if (whole_pages) {
+            const uintptr_t lo = a & ~uintptr_t(memzone_head - 1);
+            addr_ = reinterpret_cast<void *>(lo);
+            size_ = a + mz->len - lo;
+            head_ = a == lo ? 0 : memzone_head;
+        } else {
+            addr_ = mz->addr;
+            size_ = mz->len;
+        }
         va_mode_ = rte_eal_iova_mode() == RTE_IOVA_VA;
     }
     ~memzone_chunk() override
@@ -104,15 +132,40 @@ std::unique_ptr<chunk_memory> reserve_memzone(size_t size, int socket, const cha
         rte_errno = ENOTSUP;
         return nullptr;
     }
-    // Hugepage-aligned so that every buffer up to a hugepage is IOVA-contiguous.
-    const unsigned align = rte_eal_has_hugepages() ? RTE_PGSIZE_2M : RTE_PGSIZE_4K;
+    // A size of whole hugepages: ask for them less the malloc header, cache-line aligned.
+    const size_t pg = memzone_page_size();
+    const bool whole_pages = pg != 0 && size % pg == 0 && size > memzone_head;
+    const size_t len = whole_pages ? size - malloc_hdr : size;
+    // Other sizes: hugepage-aligned as before (every buffer up to a hugepage IOVA-contiguous);
+    // such chunks share pages with their neighbours, and pinned_bytes counts their bytes.
+    const unsigned align = whole_pages ? RTE_CACHE_LINE_SIZE
+                                       : rte_eal_has_hugepages() ? RTE_PGSIZE_2M : RTE_PGSIZE_4K;
     for (int attempt = 0; attempt < 8; attempt++) {
         char name[RTE_MEMZONE_NAMESIZE];
         snprintf(name, sizeof(name), "ep%d_%s_%u", int(getpid() % 100000), tag,
                  memzone_seq.fetch_add(1, std::memory_order_relaxed));
-        const rte_memzone *mz = rte_memzone_reserve_aligned(name, size, socket, 0, align);
+        const rte_memzone *mz = rte_memzone_reserve_aligned(name, len, socket, 0, align);
         if (mz != nullptr) {
-            auto c = std::unique_ptr<chunk_memory>(new (std::nothrow) memzone_chunk(mz));
+            const uintptr_t a = reinterpret_cast<uintptr_t>(mz->addr);
+            if (whole_pages && (a - malloc_hdr) % pg != 0) {
+                // It went into pages the heap held already (freed memory still mapped): the
+                // chunk would not start on a hugepage, so a buffer could cross one (not
+                // IOVA-contiguous in PA mode). Rare; take a hugepage-aligned memzone instead,
+                // which may map one page more than counted.
+                rte_memzone_free(mz);
+                EP_LOG(DEBUG, "memzone of %zu bytes landed inside mapped pages: aligned instead",
+                       len);
+                mz = rte_memzone_reserve_aligned(name, size, socket, 0, unsigned(pg));
+                if (mz == nullptr)
+                    break;
+                auto c = std::unique_ptr<chunk_memory>(new (std::nothrow) memzone_chunk(mz, false));
+                if (!c) {
+                    rte_memzone_free(mz);
+                    rte_errno = ENOMEM;
+                }
+                return c;
+            }
+            auto c = std::unique_ptr<chunk_memory>(new (std::nothrow) memzone_chunk(mz, whole_pages));
             if (!c) {
                 rte_memzone_free(mz);
                 rte_errno = ENOMEM;

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunk providers: where a chunk's pinned memory comes from (patent step 518: an additional block,
 // not contiguous with the others). One small interface, three implementations:
-//   memzone  DPDK EAL running: rte_memzone_reserve_aligned on the pool's socket, hugepage-aligned,
-//            real IOVA; freeing the memzone gives the hugepages back to the kernel.
+//   memzone  DPDK EAL running: rte_memzone_reserve_aligned on the pool's socket, real IOVA;
+//            freeing the memzone gives the hugepages back to the kernel. With hugepages a chunk
+//            of N hugepages maps exactly N: the memzone is N pages less its malloc header, so
+//            DPDK's heap grows by N pages, puts the header at their start and the memzone right
+//            after it. The chunk then starts at the first page (hugepage-aligned, so buffers up
+//            to a hugepage stay IOVA-contiguous) and its first 4 KiB (the header's) are not
+//            usable: head() says so (memzone_pages()).
 //   hugetlb  no EAL: mmap with huge pages when the kernel has them (4 KiB pages otherwise),
 //            mbind to the node (libnuma), mlock. No IOVA.
 //   heap     ordinary anonymous pages, not pinned: unit tests and trace replay.
@@ -24,15 +29,27 @@ const char *provider_name(provider_kind k) noexcept;
 class chunk_memory {
 public:
     virtual ~chunk_memory() = default;
+    // [addr(), addr() + size()): the chunk, 4 KiB-aligned; its first head() bytes (0 or 4 KiB)
+    // hold somebody else's data (the memzone's malloc header) and are never handed out.
     void *addr() const noexcept { return addr_; }
     size_t size() const noexcept { return size_; }
+    size_t head() const noexcept { return head_; }
     // IOVA of a byte inside the chunk, or RTE_BAD_IOVA when the provider has none.
     virtual rte_iova_t iova(const void *p) const noexcept = 0;
 
 protected:
     void *addr_ = nullptr;
     size_t size_ = 0;
+    size_t head_ = 0;
 };
+
+// The page size memzone chunks are made of: the smallest hugepage size the EAL has memory of,
+// or 0 without hugepages (--no-huge) or without the EAL. Chunks of the memzone provider are
+// whole multiples of it and hold exactly their pages (see memzone above).
+size_t memzone_page_size() noexcept;
+
+// Bytes at the start of a memzone chunk that are not usable (its malloc header's 4 KiB page).
+inline constexpr size_t memzone_head = 4096;
 
 // Reserve `size` bytes on `socket` (SOCKET_ID_ANY allowed). Returns nullptr with rte_errno set
 // (ENOMEM when the memory is not there). `tag` makes memzone names unique and readable.

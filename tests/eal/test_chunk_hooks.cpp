@@ -19,6 +19,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 using namespace elastic::test;
@@ -357,6 +358,132 @@ TEST(TruePages, AChunkHoldsWholeHugepagesAndGivesThemAllBack)
     EXPECT_EQ(stats_of(mp).pinned_bytes, st0.pinned_bytes);
     free_all(v);
     rte_mempool_free(mp);
+}
+
+// The variable-size face: memzone chunks of whole hugepages hold exactly those pages (the memzone
+// is the pages less its malloc header; the header's 4 KiB are not handed out), for chunks of one
+// and of two hugepages.
+TEST(TruePages, VariableSizeChunksHoldWholeHugepages)
+{
+    if (no_huge())
+        GTEST_SKIP() << "no hugepages (--no-huge): HugePages_Free does not move";
+    constexpr uint64_t pg = RTE_PGSIZE_2M;
+    for (const long chunk_pages : {1L, 2L}) {
+        fake_clock clk;
+        recorder rec;
+        elastic_pool_params p;
+        elastic_pool_params_init(&p);
+        const std::string name = "hk_var_pages" + std::to_string(chunk_pages);
+        p.name = name.c_str();
+        p.base_size = pg;
+        p.chunk_size = size_t(chunk_pages) * pg;
+        p.wall_size = pg + 5 * p.chunk_size;
+        p.flags = ELASTIC_POOL_F_PROVIDER_MEMZONE | ELASTIC_POOL_F_MANUAL_TICK;
+        p.sample_period_ms = 1000;
+        p.idle_period_ms = 1000;
+        p.headroom_chunks = 0;
+        p.clock = fake_clock::read;
+        p.clock_ctx = &clk;
+        p.chunk_hook = recorder::hook;
+        p.chunk_hook_arg = &rec;
+        elastic_pool *pool = elastic_pool_create(&p);
+        ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+        elastic_pool_stats st{};
+        ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+        EXPECT_EQ(st.pinned_bytes, pg);
+        EXPECT_EQ(st.max_buf_size, size_t(1) << 20);
+        ASSERT_EQ(rec.events.size(), 1u);
+        EXPECT_EQ(rec.events[0].pinned, pg);
+        EXPECT_EQ(rec.events[0].hi - rec.events[0].lo, pg - 4096) << "the header's 4 KiB";
+        EXPECT_EQ(rec.events[0].lo % 4096, 0u);
+
+        // Fill the base with 1 MiB buffers; each growth then holds exactly chunk_pages more.
+        std::vector<void *> held;
+        void *grew = nullptr;
+        for (int k = 0; k < 4 && grew == nullptr; k++) {
+            void *b = elastic_buf_alloc(pool, 1 << 20);
+            ASSERT_NE(b, nullptr);
+            ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+            (st.nb_chunks > 1 ? grew : held.emplace_back()) = b;
+        }
+        ASSERT_NE(grew, nullptr) << "a 1 MiB buffer past the base grows";
+        EXPECT_EQ(held.size(), 1u) << "the base holds one 1 MiB buffer";
+        ASSERT_EQ(elastic_buf_free(pool, grew), 0);
+        clk.advance_ms(10'000);
+        ASSERT_EQ(elastic_pool_trim(pool), 1);
+        for (int i = 1; i <= 4; i++) {
+            std::vector<void *> more;
+            uint64_t pinned_before = 0;
+            ASSERT_TRUE(pages_move(chunk_pages,
+                [&] {
+                    elastic_pool_stats s0{};
+                    elastic_pool_stats_get(pool, &s0);
+                    pinned_before = s0.pinned_bytes;
+                    // One chunk's worth of 1 MiB buffers (less the header's share).
+                    for (long k = 0; k < 2 * chunk_pages - 1; k++) {
+                        void *b = elastic_buf_alloc(pool, 1 << 20);
+                        ASSERT_NE(b, nullptr);
+                        // 1 MiB-aligned: no buffer crosses a hugepage (IOVA-contiguous).
+                        EXPECT_EQ(reinterpret_cast<uintptr_t>(b) % (1 << 20), 0u);
+                        more.push_back(b);
+                    }
+                },
+                [&] {
+                    for (void *b : more)
+                        EXPECT_EQ(elastic_buf_free(pool, b), 0);
+                    more.clear();
+                    clk.advance_ms(10'000);
+                    ASSERT_EQ(elastic_pool_trim(pool), 1);
+                })) << chunk_pages << " page(s) per chunk, growth " << i;
+            ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+            EXPECT_EQ(st.pinned_bytes - pinned_before, uint64_t(chunk_pages) * pg);
+            EXPECT_EQ(st.nb_chunks, uint32_t(i + 1));
+            held.insert(held.end(), more.begin(), more.end());
+        }
+        EXPECT_EQ(rec.events.back().pinned, uint64_t(chunk_pages) * pg);
+        // Releases give back exactly what pinned_bytes drops by. Buffers of the chunks go
+        // first (the base's stay out, so it stays busy).
+        const size_t base_bufs = held.size() - 4 * size_t(2 * chunk_pages - 1);
+        for (size_t k = base_bufs; k < held.size(); k++)
+            EXPECT_EQ(elastic_buf_free(pool, held[k]), 0);
+        held.resize(base_bufs);
+        for (int i = 4; i >= 1; i--) {
+            ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+            const uint64_t pinned_before = st.pinned_bytes;
+            std::vector<void *> back;
+            ASSERT_TRUE(pages_move(-chunk_pages,
+                [&] {
+                    clk.advance_ms(10'000);
+                    ASSERT_EQ(elastic_pool_maintain(pool), 1);
+                },
+                [&] {
+                    for (long k = 0; k < 2 * chunk_pages - 1; k++)
+                        back.push_back(elastic_buf_alloc(pool, 1 << 20));
+                    for (void *b : back)
+                        EXPECT_EQ(elastic_buf_free(pool, b), 0);
+                    back.clear();
+                })) << chunk_pages << " page(s) per chunk, release " << i;
+            ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+            EXPECT_EQ(pinned_before - st.pinned_bytes, uint64_t(chunk_pages) * pg);
+        }
+        EXPECT_EQ(st.pinned_bytes, pg);
+        for (void *b : held)
+            EXPECT_EQ(elastic_buf_free(pool, b), 0);
+        elastic_pool_free(pool);
+        EXPECT_TRUE(rec.live().empty());
+    }
+    // A buffer as large as a chunk of one hugepage no longer fits: its first 4 KiB are the
+    // header's.
+    elastic_pool_params p;
+    elastic_pool_params_init(&p);
+    p.name = "hk_var_toobig";
+    p.base_size = pg;
+    p.chunk_size = pg;
+    p.wall_size = 4 * pg;
+    p.max_buf_size = pg;
+    p.flags = ELASTIC_POOL_F_PROVIDER_MEMZONE | ELASTIC_POOL_F_MANUAL_TICK;
+    EXPECT_EQ(elastic_pool_create(&p), nullptr);
+    EXPECT_EQ(rte_errno, EINVAL);
 }
 
 } // namespace

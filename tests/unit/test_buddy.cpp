@@ -29,6 +29,34 @@ std::vector<unsigned> initial_cut(uint32_t pages, unsigned max_order)
     return out;
 }
 
+// A memzone chunk of whole hugepages: page 0 holds the malloc header and is not the heap's.
+TEST(buddy, a_chunk_without_its_first_page)
+{
+    buddy_heap h(512, 8, 1); // one 2 MiB hugepage of 4 KiB pages, max 1 MiB blocks
+    EXPECT_EQ(h.free_pages(), 511u);
+    EXPECT_EQ(buddy_heap::largest_block(512, 8, 1), 256u);
+    EXPECT_EQ(buddy_heap::largest_block(512, 9, 1), 256u) << "the 2 MiB block would need page 0";
+    EXPECT_EQ(buddy_heap::largest_block(1024, 9, 1), 512u);
+    EXPECT_EQ(buddy_heap::largest_block(1536, 10, 1), 512u);
+    EXPECT_EQ(buddy_heap::largest_block(512, 9, 0), 512u);
+    EXPECT_EQ(h.free(0), -1) << "page 0 is no block";
+    EXPECT_EQ(h.allocated_order(0), -1);
+    unsigned order = 0;
+    EXPECT_EQ(h.containing_block(0, &order), -1);
+    // Every page but 0 is handed out, in blocks that never cover page 0, and all merge back.
+    std::vector<int64_t> got;
+    for (int64_t pg; (pg = h.alloc(0)) >= 0;)
+        got.push_back(pg);
+    EXPECT_EQ(got.size(), 511u);
+    EXPECT_EQ(std::count(got.begin(), got.end(), 0), 0);
+    for (int64_t pg : got)
+        EXPECT_EQ(h.free(uint32_t(pg)), 0);
+    EXPECT_EQ(h.free_pages(), 511u);
+    EXPECT_EQ(h.alloc(8), 256) << "the 1 MiB block is whole again";
+    EXPECT_EQ(h.alloc(8), -1);
+    EXPECT_EQ(h.alloc(7), 128);
+}
+
 TEST(buddy, twelve_pages_are_eight_plus_four)
 {
     buddy_heap h(12, 8);

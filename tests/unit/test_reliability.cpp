@@ -266,12 +266,14 @@ TEST(Names, NamesThatWouldBreakJsonAreRefused)
     const char *bad[] = {"caf\xc3\xa9", "quo\"te", "back\\slash", "tab\tname", "nl\nname",
                          "\x7f"};
     for (const char *n : bad) {
-        elastic_pool_params p = heap_params(n, 16 * KiB, 16 * KiB, 64 * KiB);
+        const std::string name = n; // heap_params keeps name.c_str(): it must outlive p
+        elastic_pool_params p = heap_params(name, 16 * KiB, 16 * KiB, 64 * KiB);
         rte_errno = 0;
         EXPECT_EQ(elastic_pool_create(&p), nullptr) << n;
         EXPECT_EQ(rte_errno, EINVAL) << n;
     }
-    elastic_pool_params p = heap_params("ok name-1.2@3:x", 16 * KiB, 16 * KiB, 64 * KiB);
+    const std::string ok_name = "ok name-1.2@3:x";
+    elastic_pool_params p = heap_params(ok_name, 16 * KiB, 16 * KiB, 64 * KiB);
     pool_ptr pool(elastic_pool_create(&p));
     EXPECT_NE(pool, nullptr);
 }
