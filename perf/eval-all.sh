@@ -1,17 +1,42 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# eval-all.sh: every trace family x seeds x policies through elastic-trace-eval; prints a markdown
-# table and checks the targets of issue 5.
+# eval-all.sh: trace families x seeds x policies through elastic-trace-eval; prints one markdown
+# table per set of traces and checks the targets of issue 12 for every candidate policy.
+#
+# The split (decided in issue 12 before any constant of the breakeven policy was chosen, and
+# never to be changed by looking at the held-out results):
+#   tuning    burst diurnal step sawtooth poisson flash-crowd step-down on-off, seeds 1 2 3
+#             (the six families issue 5's adaptive constants were fitted on, and two new ones
+#             that may be looked at while choosing constants)
+#   held-out  periodic heavy-tail random-walk packets large-bufs mixture, seeds 1 2 3, and
+#             `random` seeds 1..30 (a new family mix per seed). No constant is chosen on these.
+# The targets count only held-out and random traces; the tuning table is shown for reference.
+# Second held-out draw: breakeven v1 was evaluated once on the held-out set above and missed two
+# targets. Any later version is judged on fresh draws of the same held-out families, declared
+# before that version was written: SEEDS="4 5 6" RANDOM_SEEDS=31..60 SETS="heldout random"
+# (held-out B); its figures on the first draw (held-out A) are shown too, but A is no longer
+# unseen.
 #
 # Usage: perf/eval-all.sh [BUILD_DIR]          (default: build, next to this script's parent)
 # Environment:
-#   SEEDS="1 2 3"        seeds per family
-#   DURATION_S=3600      trace length (an hour replays in ~0.1 s per policy)
-#   EVAL_ARGS=""         extra elastic-trace-eval options (e.g. "--chunk 8M --wall 128M")
+#   SETS="tuning heldout random"   which sets to run
+#   SEEDS="1 2 3"        seeds per family (tuning and held-out sets)
+#   RANDOM_SEEDS="1..30" seeds of the `random` set (a list, or A..B)
+#   DURATION_S=3600      trace length (an hour replays in ~0.1-0.5 s per policy)
+#   POLICIES="static patent adaptive breakeven optimum"
+#   CANDIDATES="adaptive breakeven"   policies checked against the targets (vs patent)
+#   EVAL_ARGS=""         extra elastic-trace-eval options for every family (after the family's
+#                        own pool, elastic-trace-gen --pool-args, so they override it)
 #   KEEP_DIR=DIR         keep the traces and the JSON results in DIR (a temporary dir otherwise)
-# Every program run is bounded by `timeout 120`. Exit status: 0 when every run worked (whether
-# or not the targets hold), 1 when a run failed. "adaptive: not available" when the pool refuses
-# ELASTIC_POOL_F_ADAPTIVE (elastic-trace-eval exit status 3).
+#   JOBS=2               traces evaluated in parallel (the machine is shared: keep it small)
+#   FACE=pool            `mempool`: replay against elastic mempools of 1984-byte objects (2 KiB
+#                        with the header)
+#                        (elastic-trace-eval --face mempool; no queue there, a refused get is a
+#                        failed request). The optimum is the mempool's: requests in whole
+#                        objects, chunks of whole objects.
+# Every program run is bounded by `timeout 300`. Exit status: 0 when every run worked (whether
+# or not the targets hold), 1 when a run failed. A policy the pool refuses (exit status 3) shows
+# as n/a.
 set -u -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,9 +44,18 @@ build=${1:-$here/../build}
 gen=$build/perf/elastic-trace-gen
 eval=$build/perf/elastic-trace-eval
 seeds=${SEEDS:-1 2 3}
+random_seeds=${RANDOM_SEEDS:-1..30}
 duration=${DURATION_S:-3600}
-families="burst diurnal step sawtooth poisson flash-crowd"
-policies="static patent adaptive"
+sets=${SETS:-tuning heldout random}
+policies=${POLICIES:-static patent adaptive breakeven optimum}
+candidates=${CANDIDATES:-adaptive breakeven}
+jobs=${JOBS:-2}
+tuning_families="burst diurnal step sawtooth poisson flash-crowd step-down on-off"
+heldout_families="periodic heavy-tail random-walk packets large-bufs mixture"
+
+case $random_seeds in
+*..*) random_seeds=$(seq "${random_seeds%%..*}" "${random_seeds##*..}" | tr '\n' ' ') ;;
+esac
 
 for exe in "$gen" "$eval"; do
     if [ ! -x "$exe" ]; then
@@ -37,71 +71,63 @@ else
     trap 'rm -rf "$dir"' EXIT
 fi
 
-# Base and chunk as the evaluator will use them (defaults or EVAL_ARGS), for the ideal column.
-size_of() {
-    local v=$1 m=1
-    case $v in *[kK]*) m=1024 ;; *[mM]*) m=1048576 ;; *[gG]*) m=1073741824 ;; esac
-    echo $(( ${v%%[!0-9]*} * m ))
-}
-base_b=$(size_of 16M)
-chunk_b=$(size_of 16M)
-set -- ${EVAL_ARGS:-}
-while [ $# -gt 1 ]; do
-    case $1 in --base) base_b=$(size_of "$2") ;; --chunk) chunk_b=$(size_of "$2") ;; esac
-    shift
-done
-
-results=$dir/results.txt
-: > "$results"
-status=0
-adaptive_ok=1
-for fam in $families; do
-    for seed in $seeds; do
-        tr=$dir/$fam-$seed.csv
-        if ! timeout 120 "$gen" --shape "$fam" --seed "$seed" --duration-s "$duration" \
-                --out "$tr"; then
-            echo "eval-all: generating $fam seed $seed failed" >&2
-            status=1
-            continue
+# One job: generate a trace and replay it under every policy; appends "set fam seed json" lines
+# to its own result file.
+run_one() {
+    local set=$1 fam=$2 seed=$3 tr out rc pool pol
+    tr=$dir/$fam-$seed.csv
+    if ! timeout 300 "$gen" --shape "$fam" --seed "$seed" --duration-s "$duration" --out "$tr"
+    then
+        echo "eval-all: generating $fam seed $seed failed" >&2
+        return 1
+    fi
+    pool=$("$gen" --pool-args "$fam")
+    [ "${FACE:-pool}" = mempool ] && pool="$pool --face mempool"
+    : > "$dir/$set-$fam-$seed.res"
+    for pol in $policies; do
+        # shellcheck disable=SC2086
+        out=$(timeout 300 "$eval" --trace "$tr" --policy "$pol" $pool ${EVAL_ARGS:-} \
+            2>"$dir/$fam-$seed-$pol.err")
+        rc=$?
+        if [ $rc -eq 0 ]; then
+            echo "$set $fam $seed $out" >> "$dir/$set-$fam-$seed.res"
+        elif [ $rc -ne 3 ]; then
+            echo "eval-all: $fam seed $seed $pol: exit $rc: $(cat "$dir/$fam-$seed-$pol.err")" >&2
+            rm -f "$tr"
+            return 1
         fi
-        for pol in $policies; do
-            tl=()
-            [ "$pol" = patent ] && tl=(--timeline "$dir/$fam-$seed.tl")
-            # shellcheck disable=SC2086
-            out=$(timeout 120 "$eval" --trace "$tr" --policy "$pol" "${tl[@]}" ${EVAL_ARGS:-} \
-                2>"$dir/err")
-            rc=$?
-            if [ $rc -eq 0 ]; then
-                echo "$fam $seed $out" >> "$results"
-                if [ "$pol" = patent ]; then
-                    # Lower bound: whole chunks just covering the bytes in use at every row of
-                    # the timeline (fragmentation ignored), base and chunk from the pool.
-                    st=$(awk -v base="$base_b" -v chunk="$chunk_b" '
-                        /^#/ { next }
-                        { if (n++) s += need * ($1 - t); t = $1
-                          need = base
-                          if ($3 > base) need += int(($3 - base + chunk - 1) / chunk) * chunk }
-                        END { printf "%.3f", s }' "$dir/$fam-$seed.tl")
-                    echo "$fam $seed {\"policy\":\"ideal\",\"pinned_byte_seconds\":$st}" \
-                        >> "$results"
-                fi
-            elif [ $rc -eq 3 ]; then
-                adaptive_ok=0
-            else
-                echo "eval-all: $fam seed $seed $pol: exit $rc: $(cat "$dir/err")" >&2
-                status=1
-            fi
-        done
     done
-done
+    [ -n "${KEEP_DIR:-}" ] || rm -f "$tr"
+    return 0
+}
+export -f run_one
+export dir gen eval duration policies EVAL_ARGS KEEP_DIR FACE
 
-defaults="defaults (base 16M, chunk 16M, wall 256M, tick 500 ms, sample 60 s, idle 300 s,"
-defaults="$defaults headroom 1)"
-echo "Traces: $families; seeds $seeds; $duration s each; pool: ${EVAL_ARGS:-$defaults}."
-[ $adaptive_ok -eq 1 ] || echo "adaptive: not available (the pool refuses ELASTIC_POOL_F_ADAPTIVE)"
+jobs_list=$dir/jobs.txt
+: > "$jobs_list"
+for set in $sets; do
+    case $set in
+    tuning) for f in $tuning_families; do for s in $seeds; do echo "$set $f $s"; done; done ;;
+    heldout) for f in $heldout_families; do for s in $seeds; do echo "$set $f $s"; done; done ;;
+    random) for s in $random_seeds; do echo "$set random $s"; done ;;
+    *) echo "eval-all: unknown set '$set'" >&2; exit 2 ;;
+    esac
+done >> "$jobs_list"
+status=0
+xargs -P "$jobs" -L 1 bash -c 'run_one "$@"' _ < "$jobs_list" || status=1
+results=$dir/results.txt
+cat "$dir"/*.res > "$results" 2>/dev/null
+
+case " $sets " in *" random "*) rs="; random seeds $random_seeds" ;; *) rs= ;; esac
+echo "Sets: $sets; family seeds $seeds${rs% }; $duration s each;" \
+     "pool: per family (default base 16M, chunk 16M, wall 256M; packets 256K/256K/4M;" \
+     "large-bufs 2M/2M/64M), tick 500 ms, sample 60 s, idle 300 s, headroom 1;" \
+     "face: ${FACE:-pool}" \
+     "${EVAL_ARGS:+; extra: $EVAL_ARGS}."
 echo
 
-awk -v adaptive_ok=$adaptive_ok -v families="$families" -v duration="$duration" '
+awk -v policies="$policies" -v candidates="$candidates" -v sets="$sets" \
+    -v fam_order="$tuning_families $heldout_families random" '
 function get(line, key,    m) {
     if (match(line, "\"" key "\":[0-9.]+")) {
         m = substr(line, RSTART, RLENGTH)
@@ -110,104 +136,165 @@ function get(line, key,    m) {
     }
     return -1
 }
+function short(p) { return p == "static" ? "s" : p == "patent" ? "p" : p == "adaptive" ? "a" : \
+                    p == "breakeven" ? "b" : p == "optimum" ? "o" : p }
 {
-    fam = $1; seed = $2; json = $3
+    set = $1; fam = $2; seed = $3; json = $4
     match(json, /"policy":"[a-z]+"/)
     pol = substr(json, RSTART + 10, RLENGTH - 11)
-    k = fam SUBSEP seed SUBSEP pol
-    have[k] = 1
-    bs[k] = get(json, "pinned_byte_seconds")
-    n = split("grows shrinks stalls regrows_within_idle failed queued queue_wait_ms_total " \
-              "max_queue_wait_ms", names, " ")
+    k = set SUBSEP fam SUBSEP seed
+    if (!(k in seen)) { seen[k] = 1; tr[set, ++ntr[set]] = k; trfam[k] = fam; trseed[k] = seed }
+    have[k, pol] = 1
+    n = split("pinned_byte_seconds mean_pinned_bytes grows shrinks stalls failed queued", \
+              names, " ")
     for (i = 1; i <= n; i++)
-        v[k, names[i]] = get(json, names[i])
-    if (!(fam SUBSEP seed in seen)) { seen[fam, seed] = 1; seeds[fam] = seeds[fam] " " seed }
+        v[k, pol, names[i]] = get(json, names[i])
 }
-function sum(fam, pol, key,    s, i, m, list, kk) {
-    s = 0; m = split(seeds[fam], list, " ")
-    for (i = 1; i <= m; i++) {
-        kk = fam SUBSEP list[i] SUBSEP pol
-        if (!(kk in have)) return "n/a"
-        s += v[kk, key]
+function cell(set, fam, key, list,    out, i, np, pl, j, s, kk, ok) {
+    out = ""; np = split(list, pl, " ")
+    for (i = 1; i <= np; i++) {
+        s = 0; ok = 1
+        for (j = 1; j <= ntr[set]; j++) {
+            kk = tr[set, j]
+            if (trfam[kk] != fam) continue
+            if (!((kk, pl[i]) in have)) { ok = 0; break }
+            s += v[kk, pl[i], key]
+        }
+        out = out (i > 1 ? " / " : "") (ok ? s : "n/a")
     }
-    return s
+    return out
 }
-# Mean over the seeds of the per-trace ratio of pinned byte-seconds pol/patent.
-function ratio(fam, pol,    s, i, m, list, kp, kk) {
-    s = 0; m = split(seeds[fam], list, " ")
-    for (i = 1; i <= m; i++) {
-        kk = fam SUBSEP list[i] SUBSEP pol; kp = fam SUBSEP list[i] SUBSEP "patent"
-        if (!(kk in have) || !(kp in have) || bs[kp] <= 0) return "n/a"
-        s += bs[kk] / bs[kp]
+function mean_mib(set, fam, pol,    j, kk, s, m) {
+    s = 0; m = 0
+    for (j = 1; j <= ntr[set]; j++) {
+        kk = tr[set, j]
+        if (trfam[kk] != fam) continue
+        if (!((kk, pol) in have)) return "n/a"
+        s += v[kk, pol, "mean_pinned_bytes"]; m++
     }
-    return sprintf("%.3f", s / m)
+    return m ? sprintf("%.0f", s / m / 1048576) : "n/a"
 }
-function mib_h(fam, pol,    s, i, m, list, kk) {
-    s = 0; m = split(seeds[fam], list, " ")
-    for (i = 1; i <= m; i++) {
-        kk = fam SUBSEP list[i] SUBSEP pol
-        if (!(kk in have)) return "n/a"
-        s += bs[kk]
+# Mean over the traces of the family of the per-trace ratio pol/ref of pinned byte-seconds.
+function ratio(set, fam, pol, ref,    j, kk, s, m) {
+    s = 0; m = 0
+    for (j = 1; j <= ntr[set]; j++) {
+        kk = tr[set, j]
+        if (trfam[kk] != fam) continue
+        if (!((kk, pol) in have) || !((kk, ref) in have) || v[kk, ref, "pinned_byte_seconds"] <= 0)
+            return "n/a"
+        s += v[kk, pol, "pinned_byte_seconds"] / v[kk, ref, "pinned_byte_seconds"]; m++
     }
-    return sprintf("%.0f", s / m / 1048576 / duration)
+    return m ? sprintf("%.3f", s / m) : "n/a"
 }
-function verdict(list) { return list == "" ? "holds" : "FAILS on" list }
-function three(fam, key) {
-    return sum(fam, "static", key) " / " sum(fam, "patent", key) " / " sum(fam, "adaptive", key)
+function table(set,    nf, fl, f, fam, np, pl, i, hdr, sep, row, pinned, counts, j, any) {
+    nf = split(fam_order, fl, " "); np = split(policies, pl, " ")
+    pinned = ""; counts = ""
+    for (i = 1; i <= np; i++) pinned = pinned (i > 1 ? " / " : "") short(pl[i])
+    for (i = 1; i <= np; i++)
+        if (pl[i] != "static" && pl[i] != "optimum") counts = counts (counts != "" ? " " : "") pl[i]
+    hdr = "| family | traces | mean pinned MiB (" pinned ") |"
+    sep = "|---|---|---|"
+    for (i = 1; i <= np; i++) {
+        if (pl[i] == "patent") continue
+        hdr = hdr " B·s " short(pl[i]) "/p |"; sep = sep "---|"
+    }
+    for (i = 1; i <= np; i++) {
+        if (pl[i] == "optimum" || pl[i] == "static") continue
+        hdr = hdr " B·s " short(pl[i]) "/o |"; sep = sep "---|"
+    }
+    ncl = split(counts, cl, " "); cs = ""
+    for (i = 1; i <= ncl; i++) cs = cs (i > 1 ? "/" : "") short(cl[i])
+    hdr = hdr " stalls " cs " | grows " cs " | shrinks " cs " | queued " cs " | failed " cs " |"
+    sep = sep "---|---|---|---|---|"
+    print hdr; print sep
+    for (f = 1; f <= nf; f++) {
+        fam = fl[f]; m = 0
+        for (j = 1; j <= ntr[set]; j++) if (trfam[tr[set, j]] == fam) m++
+        if (m == 0) continue
+        row = "| " fam " | " m " | "
+        for (i = 1; i <= np; i++) row = row (i > 1 ? " / " : "") mean_mib(set, fam, pl[i])
+        row = row " |"
+        for (i = 1; i <= np; i++)
+            if (pl[i] != "patent") row = row " " ratio(set, fam, pl[i], "patent") " |"
+        for (i = 1; i <= np; i++)
+            if (pl[i] != "optimum" && pl[i] != "static")
+                row = row " " ratio(set, fam, pl[i], "optimum") " |"
+        row = row " " cell(set, fam, "stalls", counts) " | " cell(set, fam, "grows", counts) " | "
+        row = row cell(set, fam, "shrinks", counts) " | " cell(set, fam, "queued", counts) " | "
+        row = row cell(set, fam, "failed", counts) " |"
+        print row
+    }
+    print ""
+}
+function median(arr, n,    i, j, t) {
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && arr[j - 1] > arr[j]; j--) { t = arr[j]; arr[j] = arr[j - 1]; arr[j - 1] = t }
+    return n == 0 ? 0 : (n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2)
+}
+# Targets of issue 12 for policy c against patent over the traces of the given sets.
+function targets(c, which,    ns, sl, s, j, kk, fam, n, rsum, sp, sc, miss, mfam, nopt, ropt, \
+                 bs_c, bs_p, key, line, what, nm, k2) {
+    ns = split(which, sl, " ")
+    n = 0; rsum = 0; sp = 0; sc = 0; nopt = 0
+    delete miss; delete ropt
+    for (s = 1; s <= ns; s++)
+        for (j = 1; j <= ntr[sl[s]]; j++) {
+            kk = tr[sl[s], j]; fam = trfam[kk]
+            if (!((kk, c) in have) || !((kk, "patent") in have)) continue
+            bs_c = v[kk, c, "pinned_byte_seconds"]; bs_p = v[kk, "patent", "pinned_byte_seconds"]
+            nm = fam "/" trseed[kk]
+            if (v[kk, c, "failed"] > v[kk, "patent", "failed"]) miss["failed", fam] = miss["failed", fam] " " nm
+            if (v[kk, c, "queued"] > v[kk, "patent", "queued"]) miss["queued", fam] = miss["queued", fam] " " nm
+            if (v[kk, c, "stalls"] > v[kk, "patent", "stalls"])
+                miss["stalls", fam] = miss["stalls", fam] " " nm "(" v[kk, c, "stalls"] ">" v[kk, "patent", "stalls"] ")"
+            if (bs_c > 1.05 * bs_p) miss["bs", fam] = miss["bs", fam] " " nm sprintf("(%.3f)", bs_c / bs_p)
+            n++; rsum += bs_c / bs_p; sp += v[kk, "patent", "stalls"]; sc += v[kk, c, "stalls"]
+            if ((kk, "optimum") in have && v[kk, "optimum", "pinned_byte_seconds"] > 0)
+                ropt[++nopt] = bs_c / v[kk, "optimum", "pinned_byte_seconds"]
+        }
+    if (n == 0) return
+    print "Targets of issue 12 for `" c "` vs `patent` on " which " (" n " traces):"
+    split("failed queued stalls bs", keys, " ")
+    split("no more failed requests|no more queued requests|no more stalls|" \
+          "pinned byte-seconds <= 1.05 x patent", whats, "|")
+    for (key = 1; key <= 4; key++) {
+        line = ""
+        for (k2 in miss) {
+            split(k2, parts, SUBSEP)
+            if (parts[1] == keys[key]) line = line "\n    - " parts[2] ":" miss[k2]
+        }
+        printf "- per trace, %s: %s\n", whats[key], line == "" ? "holds" : "MISSES on" line
+    }
+    printf "- overall, stalls <= half of patent (%d vs %d): %s\n", sc, sp, (2 * sc <= sp) ? "holds" : "MISSES"
+    printf "- overall, mean pinned byte-seconds ratio <= 0.85 (%.3f): %s\n", rsum / n, \
+        (rsum / n <= 0.85) ? "holds" : "MISSES"
+    if (nopt) {
+        med = median(ropt, nopt)
+        printf "- median trace within 2 x the offline optimum (%.3f x): %s\n", med, \
+            med <= 2 ? "holds" : "MISSES"
+    }
+    print ""
 }
 END {
-    nf = split(families, fams, " ")
-    print "| family | mean pinned MiB (s / p / a) | B·s static/patent | B·s adaptive/patent " \
-          "| B·s ideal/patent | stalls s/p/a | grows s/p/a | shrinks s/p/a " \
-          "| regrows<idle s/p/a | queued s/p/a | queue wait ms s/p/a | failed s/p/a |"
-    print "|---|---|---|---|---|---|---|---|---|---|---|---|"
-    for (f = 1; f <= nf; f++) {
-        fam = fams[f]
-        if (seeds[fam] == "") continue
-        printf "| %s | %s / %s / %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", fam,
-            mib_h(fam, "static"), mib_h(fam, "patent"), mib_h(fam, "adaptive"),
-            ratio(fam, "static"), ratio(fam, "adaptive"), ratio(fam, "ideal"), three(fam, "stalls"),
-            three(fam, "grows"), three(fam, "shrinks"), three(fam, "regrows_within_idle"),
-            three(fam, "queued"), three(fam, "queue_wait_ms_total"), three(fam, "failed")
+    ns = split(sets, sl, " ")
+    for (s = 1; s <= ns; s++) {
+        if (ntr[sl[s]] == 0) continue
+        print "### Set: " sl[s] (sl[s] == "tuning" ? " (constants may be chosen here)" : \
+              " (never used to choose constants)")
+        print ""
+        table(sl[s])
     }
+    print "(s / p / a / b / o = static / patent / adaptive / breakeven / optimum; counts are " \
+          "sums over the traces; B·s x/p and x/o are means over the traces of the per-trace " \
+          "ratio of pinned byte-seconds; optimum = the offline optimum of the same chunking " \
+          "with no stall, fragmentation ignored: a lower bound)"
     print ""
-    print "(s / p / a = static / patent / adaptive; counts are sums over the seeds; B·s ratios " \
-          "are means over the seeds of the per-trace ratio of pinned byte-seconds; ideal = " \
-          "whole chunks just covering the bytes in use at every tick of the patent run, " \
-          "fragmentation ignored: a lower bound no policy reaches)"
-    print ""
-    if (!adaptive_ok) {
-        print "Targets: not checked (adaptive: not available)."
-        exit 0
+    nc = split(candidates, cl, " ")
+    held = ""
+    for (s = 1; s <= ns; s++) if (sl[s] != "tuning") held = held (held ? " " : "") sl[s]
+    for (c = 1; c <= nc; c++) {
+        if (held != "") targets(cl[c], held)
+        for (s = 1; s <= ns; s++) if (sl[s] == "tuning") targets(cl[c], "tuning")
     }
-    # Per trace: adaptive vs patent.
-    t_fail = t_queue = t_stall = t_bs = t_grow = ""
-    ntr = 0; rsum = 0; sp = 0; sa = 0
-    for (f = 1; f <= nf; f++) {
-        fam = fams[f]
-        m = split(seeds[fam], list, " ")
-        for (i = 1; i <= m; i++) {
-            ka = fam SUBSEP list[i] SUBSEP "adaptive"; kp = fam SUBSEP list[i] SUBSEP "patent"
-            if (!(ka in have) || !(kp in have)) continue
-            name = fam "/" list[i]
-            if (v[ka, "failed"] > v[kp, "failed"]) t_fail = t_fail " " name
-            if (v[ka, "queued"] > v[kp, "queued"]) t_queue = t_queue " " name
-            if (v[ka, "stalls"] > v[kp, "stalls"]) t_stall = t_stall " " name
-            if (bs[ka] > 1.05 * bs[kp]) t_bs = t_bs " " name sprintf("(%.3f)", bs[ka] / bs[kp])
-            if (v[ka, "grows"] > 3 * v[kp, "grows"]) t_grow = t_grow " " name
-            ntr++; rsum += bs[ka] / bs[kp]; sp += v[kp, "stalls"]; sa += v[ka, "stalls"]
-        }
-    }
-    print "Targets of issue 5 (adaptive vs patent, " ntr " traces):"
-    printf "- no more failed requests, every trace: %s\n", verdict(t_fail)
-    printf "- no more queued requests, every trace: %s\n", verdict(t_queue)
-    printf "- no more stalls, every trace: %s\n", verdict(t_stall)
-    printf "- pinned byte-seconds <= patent + 5 %%, every trace: %s\n", verdict(t_bs)
-    printf "- grows <= 3 x patent, every trace: %s\n", verdict(t_grow)
-    printf "- all traces: stalls <= half of patent (%d vs %d): %s\n", sa, sp,
-        (2 * sa <= sp) ? "holds" : "FAILS"
-    mean = ntr ? rsum / ntr : 0
-    printf "- all traces: mean pinned byte-seconds ratio <= 0.9 (%.3f): %s\n", mean,
-        (ntr && mean <= 0.9) ? "holds" : "FAILS"
 }' "$results"
 exit $status

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# plot-policies.sh: one trace, the three policies; pinned bytes of each and the bytes in use over
-# time as one PNG (gnuplot), docs/img/policies-<shape>.png by default.
+# plot-policies.sh: one trace, every policy (static, patent, adaptive, breakeven) and the offline
+# optimum; pinned bytes of each and the bytes in use over time as one PNG (gnuplot),
+# docs/img/policies-<shape>.png by default. The family's own pool (elastic-trace-gen --pool-args)
+# is used unless eval args after -- say otherwise.
 #
 # Usage: perf/plot-policies.sh [--shape S (burst)] [--seed N (1)] [--duration-s N (3600)]
 #                              [--build DIR (build)] [--out FILE] [-- extra elastic-trace-eval args]
@@ -38,10 +40,12 @@ timeout 120 "$build/perf/elastic-trace-gen" --shape "$shape" --seed "$seed" \
     --duration-s "$duration" --out "$dir/trace.csv"
 
 plot=""
-for pol in static patent adaptive; do
+pool=$("$build/perf/elastic-trace-gen" --pool-args "$shape")
+for pol in static patent adaptive breakeven optimum; do
     rc=0
+    # shellcheck disable=SC2086
     json=$(timeout 120 "$build/perf/elastic-trace-eval" --trace "$dir/trace.csv" --policy "$pol" \
-        --timeline "$dir/$pol.tl" "$@") || rc=$?
+        --timeline "$dir/$pol.tl" $pool "$@") || rc=$?
     if [ $rc -eq 3 ]; then
         echo "plot-policies: $pol: not available, left out" >&2
         continue
@@ -58,9 +62,12 @@ for pol in static patent adaptive; do
     static) style="lw 2 dt 2 lc rgb '#404040'" ;;
     patent) style="lw 2 lc rgb '#d62728'" ;;
     adaptive) style="lw 2 lc rgb '#1f77b4'" ;;
+    breakeven) style="lw 2 lc rgb '#ff7f0e'" ;;
+    optimum) style="lw 1 dt 3 lc rgb '#2ca02c'"
+             label="offline optimum (lower bound): mean $mean MiB" ;;
     esac
     plot="$plot, '$dir/$pol.tl' using (\$1/60):(\$2/1048576) with steps $style title '$label'"
-    [ -n "${inuse:-}" ] || inuse=$dir/$pol.tl
+    [ -n "${inuse:-}" ] || [ "$pol" = optimum ] || inuse=$dir/$pol.tl
 done
 [ -n "$plot" ] || { echo "plot-policies: nothing to plot" >&2; exit 1; }
 

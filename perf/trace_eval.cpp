@@ -3,10 +3,15 @@
 // ticks, simulated clock) and prints one line of JSON with the policy's metrics (trace_lib.cpp
 // says how each is measured).
 //
-// Usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive}
+// Usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive,breakeven,optimum}
 //          [--base B (16M)] [--chunk B (16M)] [--wall B (256M)] [--tick-ms N (500)]
 //          [--sample-ms N (60000)] [--idle-ms N (300000)] [--headroom N (1)]
 //          [--timeline FILE] [--chunk-log FILE] [--verbose]
+//          [--face {pool,mempool} (pool)] [--obj-size B (1984)]
+// --face mempool replays against an elastic mempool of --obj-size objects instead of a
+// variable-size pool (trace_mempool.cpp); it starts the EAL without hugepages (--no-huge,
+// --no-pci, -m sized to the wall) and a private file prefix. --chunk-log is pool-only. The
+// default object, 1984 bytes, is 2048 with its header: two per 4 KiB page.
 // Sizes take K/M/G suffixes. `static` pins the wall from the start (base = wall).
 // --timeline writes "t_s pinned_bytes in_use_bytes" rows: one per tick and one per change of the
 // pinned bytes. --chunk-log writes "t_s kind chunks pinned_bytes in_use_bytes" rows, one per
@@ -24,7 +29,9 @@
 #include <string>
 #include <string_view>
 
+#include <rte_eal.h>
 #include <rte_log.h>
+#include <unistd.h>
 
 #include "trace_lib.hpp"
 
@@ -35,10 +42,10 @@ int usage(const std::string &msg)
     if (!msg.empty())
         fprintf(stderr, "elastic-trace-eval: %s\n", msg.c_str());
     fprintf(stderr,
-            "usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive}\n"
+            "usage: elastic-trace-eval --trace FILE --policy {static,patent,adaptive,breakeven,optimum}\n"
             "         [--base B] [--chunk B] [--wall B] [--tick-ms N] [--sample-ms N]\n"
             "         [--idle-ms N] [--headroom N] [--timeline FILE] [--chunk-log FILE]\n"
-            "         [--verbose]\n");
+            "         [--verbose] [--face {pool,mempool}] [--obj-size B]\n");
     return 2;
 }
 
@@ -56,7 +63,11 @@ int main(int argc, char **argv)
     using namespace elastic::trace;
     eval_config cfg;
     const char *trace_path = nullptr, *timeline_path = nullptr, *chunk_log_path = nullptr;
-    bool have_policy = false, verbose = false;
+    bool have_policy = false, verbose = false, mempool = false;
+    // 1984 + DPDK's 64-byte object header = 2048 bytes: two objects per 4 KiB page. (Without
+    // hugepages DPDK keeps every object inside one page, so 2048-byte objects, 2112 with the
+    // header, would take a whole 4 KiB page each and pin twice the bytes.)
+    uint64_t obj_size = 1984;
     for (int i = 1; i < argc; i++) {
         const std::string a(argv[i]);
         if (a == "-h" || a == "--help") {
@@ -93,6 +104,10 @@ int main(int argc, char **argv)
             ok = parse_u32(v, cfg.idle_ms);
         else if (a == "--headroom")
             ok = parse_u32(v, cfg.headroom);
+        else if (a == "--face")
+            ok = (mempool = std::string(v) == "mempool") || std::string(v) == "pool";
+        else if (a == "--obj-size")
+            ok = parse_size(v, obj_size) && obj_size <= (1u << 20);
         else
             return usage("unknown option " + a);
         if (!ok)
@@ -155,7 +170,28 @@ int main(int argc, char **argv)
     }
     metrics m;
     std::string err;
-    const int rc = evaluate(tr, cfg, m, err);
+    int rc;
+    if (mempool && cfg.pol == policy::optimum) {
+        offline_optimum(tr, cfg, m, uint32_t(obj_size)); // no pool, no EAL
+        rc = 0;
+    } else if (mempool) {
+        // Memory for the wall and the EAL's own needs, in MiB, without hugepages.
+        const std::string mem = std::to_string((cfg.wall >> 20) * 2 + 128);
+        const std::string prefix = "--file-prefix=trace_eval_" + std::to_string(getpid());
+        const char *eal_argv[] = {"elastic-trace-eval", "--no-huge", "-m", mem.c_str(),
+                                  "--no-pci", "--no-telemetry", "-l", "0", prefix.c_str(),
+                                  "--log-level=lib.eal:crit", nullptr};
+        if (rte_eal_init(9 + 1, const_cast<char **>(eal_argv)) < 0) {
+            fprintf(stderr, "elastic-trace-eval: rte_eal_init failed\n");
+            return 1;
+        }
+        if (!verbose)
+            rte_log_set_level_pattern("*elastic*", RTE_LOG_CRIT);
+        rc = evaluate_mempool(tr, cfg, uint32_t(obj_size), m, err);
+        rte_eal_cleanup();
+    } else {
+        rc = evaluate(tr, cfg, m, err);
+    }
     if (cl != nullptr && fclose(cl) != 0) {
         fprintf(stderr, "elastic-trace-eval: %s: %s\n", chunk_log_path, strerror(errno));
         return 1;

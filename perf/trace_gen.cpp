@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // elastic-trace-gen: writes a seeded allocation trace (see trace_shapes.cpp for the model).
 //
-// Usage: elastic-trace-gen --shape {burst,diurnal,step,sawtooth,poisson,flash-crowd}
+// Usage: elastic-trace-gen --shape {burst,diurnal,step,sawtooth,poisson,flash-crowd,periodic,
+//                                  step-down,heavy-tail,on-off,random-walk,packets,large-bufs,
+//                                  mixture,random}
 //                          [--seed N (1)] [--duration-s N (3600)] [--out FILE (stdout)]
 #include <cerrno>
 #include <charconv>
@@ -19,8 +21,12 @@ int usage(const char *msg)
     if (msg != nullptr)
         fprintf(stderr, "elastic-trace-gen: %s\n", msg);
     fprintf(stderr,
-            "usage: elastic-trace-gen --shape {burst,diurnal,step,sawtooth,poisson,flash-crowd}\n"
-            "                         [--seed N] [--duration-s N] [--out FILE]\n");
+            "usage: elastic-trace-gen --shape SHAPE [--seed N] [--duration-s N] [--out FILE]\n"
+            "       elastic-trace-gen --pool-args SHAPE   (the pool the family is meant for)\n"
+            "shapes:");
+    for (const char *n : elastic::trace::shape_names)
+        fprintf(stderr, " %s", n);
+    fprintf(stderr, "\n");
     return 2;
 }
 
@@ -49,6 +55,12 @@ int main(int argc, char **argv)
             return usage(("missing value after " + std::string(a)).c_str());
         const char *v = argv[++i];
         uint64_t n;
+        if (a == "--pool-args") {
+            if (!shape_from_name(v, cfg.kind))
+                return usage((std::string("unknown shape '") + v + "'").c_str());
+            printf("%s\n", shape_pool_args(cfg.kind));
+            return 0;
+        }
         if (a == "--shape") {
             if (!shape_from_name(v, cfg.kind))
                 return usage((std::string("unknown shape '") + v + "'").c_str());

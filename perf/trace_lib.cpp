@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <charconv>
 #include <cinttypes>
@@ -172,6 +173,10 @@ bool policy_from_name(std::string_view name, policy &out) noexcept
         out = policy::patent;
     else if (name == "adaptive")
         out = policy::adaptive;
+    else if (name == "breakeven")
+        out = policy::breakeven;
+    else if (name == "optimum")
+        out = policy::optimum;
     else
         return false;
     return true;
@@ -183,6 +188,8 @@ const char *policy_name(policy p) noexcept
     case policy::static_wall: return "static";
     case policy::patent: return "patent";
     case policy::adaptive: return "adaptive";
+    case policy::breakeven: return "breakeven";
+    case policy::optimum: return "optimum";
     }
     return "?";
 }
@@ -260,6 +267,8 @@ int replay::create(std::string &err)
     p.flags = ELASTIC_POOL_F_PROVIDER_HEAP | ELASTIC_POOL_F_MANUAL_TICK;
     if (cfg_.pol == policy::adaptive)
         p.flags |= ELASTIC_POOL_F_ADAPTIVE;
+    if (cfg_.pol == policy::breakeven)
+        p.flags |= ELASTIC_POOL_F_BREAKEVEN;
     p.clock = &clock_fn;
     p.clock_ctx = this;
     now_ms_ = 0;
@@ -447,8 +456,64 @@ int replay::run(metrics &m, std::string &err)
 
 } // namespace
 
+void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out, uint32_t obj_size)
+{
+    constexpr uint64_t page = 4096, default_max_buf = uint64_t(1) << 20;
+    auto round_up = [](uint64_t v, uint64_t to) { return (v + to - 1) / to * to; };
+    // The pool's sizes as elastic_pool_create rounds them (pool.cpp): pages, the largest class.
+    // A mempool's: whole objects with their header (trace_mempool.cpp), any request.
+    const uint64_t total = uint64_t(obj_size) + 64;
+    const uint64_t base = obj_size ? cfg.base / total * total : round_up(cfg.base, page);
+    const uint64_t chunk = obj_size ? cfg.chunk / total * total : round_up(cfg.chunk, page);
+    const uint64_t wall = std::max(base, obj_size ? cfg.wall / total * total : cfg.wall);
+    const uint64_t largest = wall - base >= chunk ? std::max(base, chunk) : base;
+    const uint64_t max_buf =
+        obj_size ? wall : std::min(default_max_buf, std::bit_floor(largest));
+    auto need = [&](uint64_t in_use) {
+        const uint64_t v = in_use <= base ? base : base + round_up(in_use - base, chunk);
+        return std::min(v, wall);
+    };
+    std::vector<uint64_t> cls(tr.sizes.size(), 0);
+    out = metrics{};
+    out.pol = policy::optimum;
+    const uint64_t end = tr.end_ms(), tick = std::max<uint32_t>(cfg.tick_ms, 1);
+    uint64_t in_use = 0, peak = 0;
+    size_t e = 0;
+    for (uint64_t t0 = 0; t0 < end || (t0 == 0 && end == 0); t0 += tick) {
+        // Highest in-use bytes among the events of [t0, t0 + tick), starting from what is in use.
+        peak = in_use;
+        for (; e < tr.events.size() && tr.events[e].t_ms < t0 + tick; e++) {
+            const event &ev = tr.events[e];
+            if (ev.is_free) {
+                in_use -= cls[ev.req];
+                continue;
+            }
+            const uint64_t size = tr.sizes[ev.req];
+            cls[ev.req] = size > max_buf ? 0
+                          : obj_size ? (size + obj_size - 1) / obj_size * total
+                                     : std::bit_ceil(std::max(size, page));
+            in_use += cls[ev.req];
+            peak = std::max(peak, in_use);
+        }
+        const uint64_t pinned = need(peak);
+        const uint64_t len = std::min(end, t0 + tick) - t0;
+        out.pinned_byte_ms += pinned * len;
+        out.peak_pinned_bytes = std::max(out.peak_pinned_bytes, pinned);
+        if (cfg.timeline)
+            cfg.timeline(t0, pinned, peak);
+        if (end == 0)
+            break;
+    }
+    out.end_ms = end;
+    out.mean_pinned_bytes = end == 0 ? base : out.pinned_byte_ms / end;
+}
+
 int evaluate(const trace &tr, const eval_config &cfg, metrics &out, std::string &err)
 {
+    if (cfg.pol == policy::optimum) {
+        offline_optimum(tr, cfg, out);
+        return 0;
+    }
     replay r(tr, cfg);
     return r.run(out, err);
 }

@@ -50,10 +50,23 @@ bool parse_trace(std::string_view text, trace &out, parse_error &err);
 
 // ---- the generator --------------------------------------------------------------------------
 
-enum class shape { burst, diurnal, step, sawtooth, poisson, flash_crowd };
+// The first six are the families of issue 5 (fixed request mix); the others (issue 12) draw
+// their request mix (packet share, holding times, size range) at random per seed as well as
+// their level parameters; `random` draws a mixture of 1..3 of the other families per seed.
+enum class shape {
+    burst, diurnal, step, sawtooth, poisson, flash_crowd,
+    periodic, step_down, heavy_tail, on_off, random_walk, packets, large_bufs, mixture, random
+};
 
-inline constexpr const char *shape_names[] = {"burst",    "diurnal", "step",
-                                              "sawtooth", "poisson", "flash-crowd"};
+inline constexpr const char *shape_names[] = {
+    "burst",    "diurnal",   "step",    "sawtooth",   "poisson",    "flash-crowd",
+    "periodic", "step-down", "heavy-tail", "on-off",  "random-walk", "packets",
+    "large-bufs", "mixture", "random"};
+
+// Pool a family is meant to be replayed on, when it is not the default (16M/16M/256M): packets
+// on a 256 KiB / 256 KiB / 4 MiB pool, large-bufs on 2 MiB chunks (requests up to half a chunk).
+// Empty for the default. perf/eval-all.sh passes it to elastic-trace-eval.
+const char *shape_pool_args(shape s) noexcept;
 
 bool shape_from_name(std::string_view name, shape &out) noexcept;
 const char *shape_name(shape s) noexcept;
@@ -74,7 +87,8 @@ std::string generate(const gen_config &cfg);
 
 // ---- the evaluator --------------------------------------------------------------------------
 
-enum class policy { static_wall, patent, adaptive };
+// optimum: not a pool but the yardstick (offline_optimum below).
+enum class policy { static_wall, patent, adaptive, breakeven, optimum };
 
 bool policy_from_name(std::string_view name, policy &out) noexcept;
 const char *policy_name(policy p) noexcept;
@@ -120,6 +134,28 @@ struct metrics {
 // Returns 0; -ENOTSUP when the pool refuses the policy (e.g. adaptive not built in);
 // another -errno with `err` set when the pool cannot be created or misbehaves.
 int evaluate(const trace &tr, const eval_config &cfg, metrics &out, std::string &err);
+
+// The offline optimum with the same chunking and no stall (issue 12): the least pinned
+// byte-seconds any policy of this pool could reach on `tr`. The model: chunks can only be added
+// or released by maintenance, at the ticks (a growth on the request path is a stall), so over
+// each tick interval [k T, (k+1) T) a stall-free policy must already hold base + whole chunks
+// covering the highest in-use bytes of that interval (buffer classes 4 KiB x 2^k, capped at the
+// wall; requests larger than the pool's largest class are refused and count nothing). With
+// perfect foresight it holds exactly that, so the integral of that step function is the
+// optimum, and also a lower bound for every real policy: it ignores fragmentation (a buddy heap
+// per chunk cannot always pack in-use bytes that tightly). `out` gets pinned_byte_ms,
+// peak_pinned_bytes, mean_pinned_bytes and end_ms; the timeline callback, when set, gets one row
+// per tick.
+// obj_size != 0: the same for an elastic mempool of obj_size-byte objects (+ a 64-byte header):
+// a request is ceil(size / obj_size) objects, chunks hold whole objects (trace_mempool.cpp).
+void offline_optimum(const trace &tr, const eval_config &cfg, metrics &out,
+                     uint32_t obj_size = 0);
+
+// The same replay against an elastic mempool of `obj_size`-byte objects (trace_mempool.cpp:
+// a request takes ceil(size / obj_size) objects; a mempool has no queue, so a refused get is
+// `failed`). The EAL must be up. Only in elastic-trace-eval (it links the mempool driver).
+int evaluate_mempool(const trace &tr, const eval_config &cfg, uint32_t obj_size, metrics &out,
+                     std::string &err);
 
 // One line of JSON, keys in the order of issue 5, no trailing newline.
 std::string to_json(const metrics &m);

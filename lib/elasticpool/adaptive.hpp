@@ -48,6 +48,15 @@ public:
     // Called at each tick with the rise of in use since the previous tick.
     void observe_rise(uint64_t rise) noexcept { cur_rise_ = std::max(cur_rise_, rise); }
 
+    // Called with the class bytes of every request served (break-even margin).
+    void observe_request(uint64_t bytes) noexcept { cur_req_ = std::max(cur_req_, bytes); }
+
+    // Largest request class served within the window (0: none).
+    uint64_t max_request_within(uint64_t window_ns) const noexcept
+    {
+        return window_max(req_, cur_req_, window_ns);
+    }
+
     // Largest rise between two ticks within the window: how fast demand can climb.
     uint64_t max_rise_within(uint64_t window_ns) const noexcept
     {
@@ -62,12 +71,13 @@ public:
         uint64_t n = (now - epoch_start_) / epoch_ns_;
         if (n == 0)
             return;
-        push(cur_, cur_rise_);
+        push(cur_, cur_rise_, cur_req_);
         for (uint64_t i = 1; i < n && i <= epochs; i++)
-            push(in_use, 0); // whole epochs with no allocation: demand was what stayed in use
+            push(in_use, 0, 0); // whole epochs with no allocation: demand was what stayed in use
         epoch_start_ += n * epoch_ns_;
         cur_ = in_use;
         cur_rise_ = 0;
+        cur_req_ = 0;
     }
 
     // Highest demand over the current epoch and the closed epochs within `window_ns` before it.
@@ -124,10 +134,11 @@ private:
         return cur;
     }
 
-    void push(uint64_t v, uint64_t rise) noexcept
+    void push(uint64_t v, uint64_t rise, uint64_t req) noexcept
     {
         ring_[head_] = v;
         rise_[head_] = rise;
+        req_[head_] = req;
         head_ = (head_ + 1) % epochs;
         count_ = std::min(count_ + 1, epochs);
     }
@@ -136,8 +147,10 @@ private:
     uint64_t epoch_start_;
     uint64_t cur_ = 0;
     uint64_t cur_rise_ = 0;
+    uint64_t cur_req_ = 0;
     std::array<uint64_t, epochs> ring_{};
     std::array<uint64_t, epochs> rise_{};
+    std::array<uint64_t, epochs> req_{};
     size_t head_ = 0;
     size_t count_ = 0;
 };

@@ -74,6 +74,9 @@ extern "C" {
  *  (nb_double_put counts only those the store sees). Drop-in pools populated in full (which
  *  have no double-put detection) get magazines without asking. */
 #define ELASTIC_MEMPOOL_F_LCORE_MAGAZINE (1u << 6)
+/** The break-even rule (as ELASTIC_POOL_F_BREAKEVEN; wins over ELASTIC_MEMPOOL_F_ADAPTIVE).
+ *  Drop-in pools: ELASTIC_MEMPOOL_BREAKEVEN=1. */
+#define ELASTIC_MEMPOOL_F_BREAKEVEN   (1u << 7)
 /** @} */
 
 /** Creation parameters. Always start from elastic_mempool_params_init(). */

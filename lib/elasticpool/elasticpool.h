@@ -70,6 +70,15 @@ extern "C" {
 #define ELASTIC_POOL_F_ADAPTIVE       (1u << 1)
 /** No automatic ticks: maintenance runs only from elastic_pool_maintain()/elastic_pool_trim(). */
 #define ELASTIC_POOL_F_MANUAL_TICK    (1u << 2)
+/**
+ * Break-even policy (rent or buy; wins over ELASTIC_POOL_F_ADAPTIVE): each trailing chunk that
+ * demand (plus the growth-ahead reserve) stopped needing is released after a random time drawn
+ * from the ski-rental distribution on [0, idle period] (mean 0.58 x the idle period), which
+ * bounds its expected pinned byte-seconds plus regrowths, priced at one idle period of the chunk,
+ * by e/(e-1) x the offline optimum's; while demand rises, maintenance keeps free room for the
+ * largest rise between two ticks seen in the last idle period. docs/self-tuning.md §7.
+ */
+#define ELASTIC_POOL_F_BREAKEVEN      (1u << 3)
 /** Chunk provider: DPDK memzones (the default when the EAL is initialised). */
 #define ELASTIC_POOL_F_PROVIDER_MEMZONE (1u << 8)
 /** Chunk provider: hugetlb mmap (4 KiB pages if none), mlock, mbind (default without EAL). */
@@ -363,6 +372,31 @@ int elastic_pool_sizing_get(const struct elastic_pool *pool,
  *   maintenance tick (an allocation callback run by one).
  */
 int elastic_maintenance_run(void) ELASTIC_NOEXCEPT;
+
+/**
+ * Memory pressure callback: return nonzero when the node is short of memory. Called from
+ * maintenance, at every tick of every pool (both faces) with the pool's NUMA node; it must not
+ * block or call into the pool.
+ */
+typedef int (*elastic_memory_pressure_fn)(int node, void *ctx);
+
+/**
+ * Set (or, with NULL, remove) the process-wide memory-pressure callback. Under pressure,
+ * maintenance releases at once every empty trailing chunk of every pool on that node, whatever
+ * its idle time, as long as headroom_chunks chunks' worth of free room stays (and never the
+ * base); chunks with buffers out stop handing out and go when they drain. No-shrink pools keep
+ * everything. @return 0.
+ */
+int elastic_memory_pressure_callback_set(elastic_memory_pressure_fn fn,
+					 void *ctx) ELASTIC_NOEXCEPT;
+
+/**
+ * Pressure from the kernel's numbers: a node is under pressure when its free hugepage bytes
+ * (every page size, /sys/devices/system/node/nodeN/hugepages) fall below `min_free_bytes`.
+ * 0 (the default) turns this off. Read at most every 100 ms per node. The callback, when set,
+ * is asked first; either one saying so is pressure. @return 0.
+ */
+int elastic_memory_pressure_threshold_set(uint64_t min_free_bytes) ELASTIC_NOEXCEPT;
 
 #ifdef __cplusplus
 }

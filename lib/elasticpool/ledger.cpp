@@ -6,6 +6,7 @@
 #include <rte_errno.h>
 
 #include "budget.hpp"
+#include "pressure.hpp"
 
 namespace elastic::detail {
 
@@ -15,7 +16,9 @@ ledger::ledger(const ledger_config &cfg, chunk_rec *recs, uint64_t now) noexcept
       demand_(cfg.sample_ns, now), adapt_{}, fail_streak_(0), last_limit_(ELASTIC_LIMIT_NONE),
       peak_pinned_(0), peak_in_use_(0), peak_demand_(0), nb_grows_(0), nb_grows_ahead_(0),
       nb_shrinks_(0), nb_grow_fail_(0), nb_wall_hits_(0), nb_cap_hits_(0), nb_samples_(0),
-      nb_retire_(0), grow_ns_total_(0), grow_ns_max_(0), retired_ns_(0)
+      nb_retire_(0), grow_ns_total_(0), grow_ns_max_(0), retired_ns_(0), tick_peak_(0),
+      rng_(0x656c6173746963ull /* "elastic" */), nb_pressure_releases_(0), be_last_release_ns_(0),
+      be_released_(false), be_regrowths_(0), be_regrowth_stalls_(0)
 {
 }
 
@@ -53,7 +56,7 @@ uint32_t ledger::add(uint64_t units, uint64_t bytes, uint64_t now, grow_kind kin
                      uint64_t grow_ns) noexcept
 {
     const uint32_t i = n_++;
-    recs_[i] = chunk_rec{bytes, units, now};
+    recs_[i] = chunk_rec{bytes, units, now, now, 0};
     units_ += units;
     pinned_ += bytes;
     peak_pinned_ = std::max(peak_pinned_, pinned_);
@@ -66,6 +69,11 @@ uint32_t ledger::add(uint64_t units, uint64_t bytes, uint64_t now, grow_kind kin
     grow_ns_max_ = std::max(grow_ns_max_, grow_ns);
     if (cfg_.adaptive)
         adapt_.on_grow(now, cfg_.idle_ns);
+    if (cfg_.breakeven && be_released_ && now >= be_last_release_ns_ &&
+        now - be_last_release_ns_ < cfg_.idle_ns) {
+        be_regrowths_++;
+        be_regrowth_stalls_ += kind == grow_kind::datapath;
+    }
     return i;
 }
 
@@ -101,12 +109,14 @@ void ledger::give_back_all() noexcept
 void ledger::observe(uint64_t in_use_bytes, uint64_t waiting_bytes) noexcept
 {
     demand_.observe(in_use_bytes);
+    tick_peak_ = std::max(tick_peak_, in_use_bytes);
     peak_in_use_ = std::max(peak_in_use_, in_use_bytes);
     peak_demand_ = std::max(peak_demand_, in_use_bytes + waiting_bytes);
 }
 
 void ledger::observe_peak(uint64_t in_use_bytes) noexcept
 {
+    tick_peak_ = std::max(tick_peak_, in_use_bytes);
     peak_in_use_ = std::max(peak_in_use_, in_use_bytes);
     peak_demand_ = std::max(peak_demand_, in_use_bytes);
 }
@@ -138,10 +148,86 @@ bool ledger::adaptive_allows(uint64_t now, ledger_face &f, bool assume_empty) no
     const uint64_t hold = adapt_.hold_ns(cfg_.idle_ns);
     const uint64_t need = demand_.decayed_peak_within(hold) + demand_.max_rise_within(hold);
     // Hysteresis: keep the free room that would make the tick grow ahead again at once.
-    return adaptive_state::surplus(pinned_, last.bytes, need + hysteresis_bytes());
+    return adaptive_state::surplus(capacity_bytes(), last.units * unit_bytes_(),
+                                   need + hysteresis_bytes());
+}
+
+// ---- the break-even rule (breakeven.hpp) ----
+
+uint64_t ledger::breakeven_reserve() const noexcept
+{
+    // The largest request served in the last idle period (a buffer class, or a mempool get of
+    // n objects), at most a chunk; the face's largest single unit when none was seen yet.
+    uint64_t req = std::min(demand_.max_request_within(cfg_.idle_ns), cfg_.chunk_bytes);
+    if (req == 0)
+        req = cfg_.margin_bytes;
+    return demand_.max_rise_within(cfg_.idle_ns) + breakeven::margin_requests * req;
+}
+
+// The ski-rental horizon: a buy costs what a release costs in expectation, the chance that its
+// regrowth stalls times the user's price of a stall (one idle period of the chunk).
+uint64_t ledger::breakeven_horizon() const noexcept
+{
+    return breakeven::horizon(cfg_.idle_ns, be_regrowths_, be_regrowth_stalls_);
+}
+
+// Each tick: which chunks demand needed since the last tick; a chunk that stops being needed
+// starts an idle episode and draws its release threshold.
+void ledger::breakeven_track(uint64_t now, uint64_t in_use) noexcept
+{
+    const uint64_t need = std::max(tick_peak_, in_use) + breakeven_reserve();
+    tick_peak_ = in_use;
+    uint64_t below = n_ > 0 ? recs_[0].units * unit_bytes_() : 0;
+    for (uint32_t i = 1; i < n_; i++) {
+        chunk_rec &r = recs_[i];
+        if (need > below) {
+            r.last_needed_ns = now;
+            r.release_after_ns = 0;
+        } else if (r.release_after_ns == 0) {
+            r.release_after_ns = breakeven::draw_threshold(rng_, breakeven_horizon());
+        }
+        below += r.units * unit_bytes_();
+    }
+}
+
+bool ledger::breakeven_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept
+{
+    const chunk_rec &last = recs_[n_ - 1];
+    if (!assume_empty && f.chunk_in_use(n_ - 1) != 0)
+        return false;
+    return last.release_after_ns != 0 && now >= last.last_needed_ns &&
+           now - last.last_needed_ns >= last.release_after_ns;
+}
+
+// While demand rises, keep free room for the largest rise of the last idle period plus the
+// margin, added by maintenance so that the request path seldom grows.
+void ledger::breakeven_grow_ahead(ledger_face &f, uint64_t in_use) noexcept
+{
+    const uint64_t rise = in_use > adapt_.last_tick_in_use ? in_use - adapt_.last_tick_in_use : 0;
+    adapt_.last_tick_in_use = in_use;
+    demand_.observe_rise(rise);
+    if (rise == 0 || f.retiring() || f.has_waiters())
+        return;
+    const uint64_t want = breakeven_reserve();
+    while (capacity_bytes() - std::min(capacity_bytes(), in_use) < want)
+        if (!f.grow_ahead())
+            break;
+}
+
+// Memory pressure: the idle period does not count, the headroom does (in free units).
+bool ledger::pressure_allows(ledger_face &f, bool assume_empty) noexcept
+{
+    if (!assume_empty && f.chunk_in_use(n_ - 1) != 0)
+        return false;
+    return f.free_units_outside_last() >= uint64_t(cfg_.headroom) * recs_[n_ - 1].units;
 }
 
 ledger::verdict ledger::judge_last(uint64_t now, ledger_face &f) noexcept
+{
+    return judge_last(now, f, false);
+}
+
+ledger::verdict ledger::judge_last(uint64_t now, ledger_face &f, bool pressure) noexcept
 {
     if (n_ < 2 || cfg_.no_shrink || f.has_waiters())
         return verdict::keep;
@@ -149,8 +235,11 @@ ledger::verdict ledger::judge_last(uint64_t now, ledger_face &f) noexcept
     if (cfg_.low_wm_units != 0 && f.free_units_outside_last() < cfg_.low_wm_units)
         return verdict::keep;
     auto allows = [&](bool assume_empty) {
-        return cfg_.adaptive ? adaptive_allows(now, f, assume_empty)
-                             : patent_allows(now, f, assume_empty);
+        if (pressure && pressure_allows(f, assume_empty))
+            return true;
+        return cfg_.breakeven  ? breakeven_allows(now, f, assume_empty)
+               : cfg_.adaptive ? adaptive_allows(now, f, assume_empty)
+                               : patent_allows(now, f, assume_empty);
     };
     if (allows(false))
         return verdict::release;
@@ -170,6 +259,8 @@ bool ledger::release_last(uint64_t now, ledger_face &f) noexcept
     nb_shrinks_++;
     if (cfg_.adaptive)
         adapt_.on_release(now);
+    be_released_ = true;
+    be_last_release_ns_ = now;
     return true;
 }
 
@@ -205,6 +296,12 @@ uint64_t ledger::rise_floor_bytes() const noexcept
 
 void ledger::grow_ahead(ledger_face &f, uint64_t in_use) noexcept
 {
+    if (cfg_.breakeven) {
+        breakeven_grow_ahead(f, in_use);
+        if (!f.retiring() && cfg_.low_wm_units != 0 && f.free_units() < cfg_.low_wm_units)
+            (void)f.grow_ahead();
+        return;
+    }
     // While the last chunk is retiring demand is low, and a chunk added behind it would stop it
     // being the last one; a request that needs it back takes it back into service.
     const bool retiring = f.retiring();
@@ -218,7 +315,7 @@ void ledger::grow_ahead(ledger_face &f, uint64_t in_use) noexcept
         if (!retiring && !f.has_waiters() && rise != 0) {
             const uint64_t expect = std::max({rise, demand_.max_rise_within(cfg_.idle_ns) / 2,
                                               rise_floor_bytes()});
-            while (adaptive_state::short_of(pinned_, in_use, expect))
+            while (adaptive_state::short_of(capacity_bytes(), in_use, expect))
                 if (!f.grow_ahead())
                     break;
         }
@@ -228,15 +325,51 @@ void ledger::grow_ahead(ledger_face &f, uint64_t in_use) noexcept
         (void)f.grow_ahead();
 }
 
+// Every release the rule (and memory pressure) allows now; the last chunk retires when it would
+// be allowed once its buffers are home.
+int ledger::release_all(uint64_t now, ledger_face &f, bool pressure) noexcept
+{
+    int released = 0;
+    if (f.retiring())
+        return 0; // one release decision at a time
+    for (;;) {
+        const verdict v = judge_last(now, f, pressure);
+        if (v == verdict::retire)
+            retire_last(now, f);
+        if (v != verdict::release || !release_last(now, f))
+            break;
+        released++;
+        if (pressure)
+            nb_pressure_releases_++;
+    }
+    return released;
+}
+
 int ledger::tick(uint64_t now, ledger_face &f, bool force_sample) noexcept
 {
     int released = drain_retiring(now, f);
     const uint64_t in_use = f.in_use_bytes();
     demand_.roll(now, in_use);
-    grow_ahead(f, in_use);
+    // Under memory pressure nothing grows ahead of need (the request path still grows): a chunk
+    // added now would be empty and go again at once.
+    const bool pressure = !cfg_.no_shrink && node_memory_pressure(cfg_.node);
+    if (!pressure)
+        grow_ahead(f, in_use);
+    else
+        adapt_.last_tick_in_use = in_use; // the rise is measured from here when it ends
+    if (cfg_.breakeven)
+        breakeven_track(now, in_use);
+    // The break-even rule decides at every tick (its thresholds are not multiples of a sample);
+    // memory pressure too (it must not wait for a sample).
+    if (cfg_.breakeven || pressure)
+        released += release_all(now, f, pressure);
     const bool due = sampler_.due(now) || force_sample;
     if (!due)
         return released;
+    if (cfg_.breakeven) {
+        nb_samples_++; // samples only count for the sizing report's epochs here
+        return released;
+    }
     nb_samples_++;
     if (cfg_.adaptive)
         adapt_.settle(now, cfg_.idle_ns);
@@ -261,15 +394,7 @@ int ledger::trim(uint64_t now, ledger_face &f) noexcept
 {
     demand_.roll(now, f.in_use_bytes());
     int released = drain_retiring(now, f);
-    for (;;) {
-        const verdict v = judge_last(now, f);
-        if (v == verdict::retire)
-            retire_last(now, f);
-        if (v != verdict::release || !release_last(now, f))
-            break;
-        released++;
-    }
-    return released;
+    return released + release_all(now, f, false);
 }
 
 // ---- figures ----

@@ -32,6 +32,7 @@
 #include <cstdint>
 
 #include "adaptive.hpp"
+#include "breakeven.hpp"
 #include "elasticpool.h"
 #include "policy.hpp"
 
@@ -42,6 +43,10 @@ struct chunk_rec {
     uint64_t bytes;         // pinned bytes, as admitted by the node budget
     uint64_t units;         // wall units it adds (bytes of buffers or objects)
     uint64_t last_alloc_ns; // clock time of the last allocation from it (its creation at first)
+    // Break-even rule (breakeven.hpp): when demand last needed this chunk, and how long after
+    // that it may go (the ski-rental threshold drawn for its current idle episode; 0: none yet).
+    uint64_t last_needed_ns;
+    uint64_t release_after_ns;
 };
 
 enum class grow_kind : uint8_t { base, datapath, ahead };
@@ -52,6 +57,11 @@ struct ledger_config {
     uint64_t base_bytes;     // nominal base and chunk sizes (stats, adaptive margins)
     uint64_t chunk_bytes;
     uint64_t margin_bytes;   // largest single request (adaptive margins are counted in it)
+    // In-use bytes one unit stands for (variable-size pool: 1, units are bytes; mempool: the
+    // object with its header). Demand is counted in in-use bytes, so the rules compare it with
+    // the units held x unit_bytes, not with the pinned bytes, which round each chunk up to whole
+    // pages (for a mempool, a chunk's objects may fill much less than its memzone).
+    uint64_t unit_bytes;
     uint64_t low_wm_units;   // grow ahead when fewer free units are left (0: never)
     uint64_t sample_ns;
     uint64_t idle_ns;
@@ -59,6 +69,7 @@ struct ledger_config {
     uint32_t max_chunks;     // the base included; the face's record storage holds as many
     bool no_shrink;
     bool adaptive;
+    bool breakeven;          // the break-even (rent-or-buy) rule, breakeven.hpp; wins over adaptive
     int node;                // node budget the growth is admitted by (budget.hpp)
 };
 
@@ -128,6 +139,9 @@ public:
 
     // ---- activity ----
     void note_alloc(uint32_t i, uint64_t now) noexcept { recs_[i].last_alloc_ns = now; }
+    // The class bytes of a request served (the variable-size face; a mempool's requests are all
+    // one object, its margin_bytes).
+    void note_request(uint64_t class_bytes) noexcept { demand_.observe_request(class_bytes); }
     // A new in-use (and queued) figure that may be a peak of demand.
     void observe(uint64_t in_use_bytes, uint64_t waiting_bytes = 0) noexcept;
     // A peak of in use the face measured between ticks (it counts the sizing report's peak).
@@ -136,12 +150,17 @@ public:
     // ---- maintenance ----
     // One tick: finish a retiring release, grow ahead of need, and when a sample is due (or
     // `force_sample`) take the release decision. Returns the chunks released.
+    // Under memory pressure (pressure.hpp: the node's free hugepages below the threshold, or
+    // the application's callback says so) every empty trailing chunk goes at once, whatever its
+    // idle time, as long as `headroom` chunks' worth of free units stay, and nothing grows ahead
+    // of need.
     int tick(uint64_t now, ledger_face &f, bool force_sample = false) noexcept;
     // Release at once what the rule allows (no sample needed); the last chunk becomes retiring
     // when the rule would allow it once its buffers are home. Returns the chunks released.
     int trim(uint64_t now, ledger_face &f) noexcept;
     // What the rule says of the last chunk now.
     verdict judge_last(uint64_t now, ledger_face &f) noexcept;
+    verdict judge_last(uint64_t now, ledger_face &f, bool pressure) noexcept;
 
     // ---- figures ----
     uint32_t chunks() const noexcept { return n_; }
@@ -155,15 +174,27 @@ public:
     uint64_t nb_retire() const noexcept { return nb_retire_; }
     uint64_t nb_grow_datapath() const noexcept { return nb_grows_ - nb_grows_ahead_; }
     uint64_t grow_ns_max() const noexcept { return grow_ns_max_; }
+    // Chunks released because of memory pressure (pressure.hpp).
+    uint64_t nb_pressure_releases() const noexcept { return nb_pressure_releases_; }
 
 private:
     bool patent_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept;
     bool adaptive_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept;
+    bool breakeven_allows(uint64_t now, ledger_face &f, bool assume_empty) noexcept;
+    bool pressure_allows(ledger_face &f, bool assume_empty) noexcept;
+    int release_all(uint64_t now, ledger_face &f, bool pressure) noexcept;
+    void breakeven_track(uint64_t now, uint64_t in_use) noexcept;
+    void breakeven_grow_ahead(ledger_face &f, uint64_t in_use) noexcept;
+    uint64_t breakeven_reserve() const noexcept;
+    uint64_t breakeven_horizon() const noexcept;
     bool release_last(uint64_t now, ledger_face &f) noexcept;
     void retire_last(uint64_t now, ledger_face &f) noexcept;
     int drain_retiring(uint64_t now, ledger_face &f) noexcept;
     void grow_ahead(ledger_face &f, uint64_t in_use) noexcept;
     uint64_t hysteresis_bytes() const noexcept;
+    // What the chunks held can serve, in in-use bytes.
+    uint64_t capacity_bytes() const noexcept { return units_ * unit_bytes_(); }
+    uint64_t unit_bytes_() const noexcept { return cfg_.unit_bytes ? cfg_.unit_bytes : 1; }
     uint64_t rise_floor_bytes() const noexcept;
 
     ledger_config cfg_;
@@ -182,6 +213,14 @@ private:
     uint64_t nb_wall_hits_, nb_cap_hits_, nb_samples_, nb_retire_;
     uint64_t grow_ns_total_, grow_ns_max_;
     uint64_t retired_ns_; // when the last chunk was made retiring
+    uint64_t tick_peak_;  // highest in-use bytes since the last tick (break-even rule)
+    uint64_t rng_;        // splitmix64 state of the ski-rental draws (fixed seed: reproducible)
+    uint64_t nb_pressure_releases_;
+    // Break-even: regrowths (growths within the idle period after a release) and how many of
+    // them were made on the request path (stalls): the estimate of what a release costs.
+    uint64_t be_last_release_ns_;
+    bool be_released_;
+    uint64_t be_regrowths_, be_regrowth_stalls_;
 };
 
 } // namespace elastic::detail

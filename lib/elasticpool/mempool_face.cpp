@@ -811,6 +811,7 @@ int state_alloc(rte_mempool *mp) noexcept
         lc.base_bytes = base_mem;
         lc.chunk_bytes = chunk_mem_b;
         lc.margin_bytes = s->total_elt; // a get takes objects one by one (bursts are small)
+        lc.unit_bytes = s->total_elt;
         lc.low_wm_units = s->low_wm;
         lc.sample_ns = uint64_t{p.sample_period_ms} * ns_per_ms;
         lc.idle_ns = uint64_t{p.idle_period_ms} * ns_per_ms;
@@ -818,6 +819,7 @@ int state_alloc(rte_mempool *mp) noexcept
         lc.max_chunks = s->max_chunks;
         lc.no_shrink = p.flags & ELASTIC_MEMPOOL_F_NO_SHRINK;
         lc.adaptive = p.flags & ELASTIC_MEMPOOL_F_ADAPTIVE;
+        lc.breakeven = p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN;
         lc.node = node_budget_resolve(mp->socket_id); // in the creating thread (families' scope)
         new (s->led) ledger(lc, s->recs, now_ns(s));
     }
@@ -1071,6 +1073,8 @@ int store_dequeue(pool_state *s, void **objs, unsigned n) noexcept
     for (;;) {
         {
             lock_guard g(s->store);
+            if (unlikely(n > s->tick_max_bulk))
+                s->tick_max_bulk = n; // the largest request, for the break-even margin
             if (s->free_active < n && s->retiring >= 0 &&
                 s->free_active + s->chunks[s->retiring].nb_free >= n)
                 unretire(s); // demand is back
@@ -1391,14 +1395,18 @@ int maintain(pool_state *s, bool sample_now_only) noexcept
         return -EBUSY;
     const uint64_t now = now_ns(s);
     sync_activity(s, now);
-    uint32_t peak;
+    uint32_t peak, bulk;
     {
         // The peak of demand since the last tick (gets do not call the ledger).
         lock_guard g(s->store);
         peak = s->tick_peak;
         s->tick_peak = objs_out(s);
+        bulk = s->tick_max_bulk;
+        s->tick_max_bulk = 0;
     }
     s->led->observe(uint64_t{peak} * s->total_elt);
+    if (bulk != 0)
+        s->led->note_request(uint64_t{bulk} * s->total_elt);
     face f(s);
     return s->led->tick(now, f, sample_now_only);
 }
@@ -1633,6 +1641,8 @@ void params_from_env(elastic_mempool_params *p) noexcept
         p->flags |= ELASTIC_MEMPOOL_F_ADAPTIVE;
     if (get("ELASTIC_MEMPOOL_NO_GUARD", 0, 0, 1) != 0)
         p->flags |= ELASTIC_MEMPOOL_F_NO_GUARD;
+    if (get("ELASTIC_MEMPOOL_BREAKEVEN", 0, 0, 1) != 0)
+        p->flags |= ELASTIC_MEMPOOL_F_BREAKEVEN;
 }
 
 } // namespace elastic::detail::emp

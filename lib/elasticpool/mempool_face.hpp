@@ -127,7 +127,7 @@ inline constexpr uint32_t state_magic = 0x454d5053;  // "EMPS"
 inline constexpr uint32_t max_headroom = 64;
 inline constexpr uint32_t known_flags = ELASTIC_MEMPOOL_F_NO_SHRINK | ELASTIC_MEMPOOL_F_MANUAL_TICK |
                                         ELASTIC_MEMPOOL_F_NO_PREGROW | ELASTIC_MEMPOOL_F_ADAPTIVE |
-                                        ELASTIC_MEMPOOL_F_NO_GUARD |
+                                        ELASTIC_MEMPOOL_F_NO_GUARD | ELASTIC_MEMPOOL_F_BREAKEVEN |
                                         ELASTIC_MEMPOOL_F_LCORE_MAGAZINE;
 
 enum class grow_origin { base, datapath, maintenance };
@@ -183,6 +183,7 @@ struct pool_state {
     uint32_t page_shift;                 // log2 of the granule
     uint32_t max_chunks;
     uint32_t tick_peak;                  // most objects out (store view) since the last tick
+    uint32_t tick_max_bulk;              // largest get through the store (objects) since the last tick
     uint64_t allocs_released;            // allocs of chunks released
 
     // read-mostly: what the datapath reads before it takes a lock

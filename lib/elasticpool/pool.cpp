@@ -24,6 +24,7 @@ namespace {
 
 constexpr size_t default_max_buf = size_t(1) << 20;
 constexpr uint32_t known_flags = ELASTIC_POOL_F_NO_SHRINK | ELASTIC_POOL_F_ADAPTIVE |
+                               ELASTIC_POOL_F_BREAKEVEN |
                                  ELASTIC_POOL_F_MANUAL_TICK | ELASTIC_POOL_F_PROVIDER_MASK;
 
 size_t round_pages(size_t n) { return (n + page_size - 1) & ~(page_size - 1); }
@@ -159,6 +160,7 @@ ledger_config ledger_config_of(const pool_config &cfg) noexcept
     lc.base_bytes = cfg.base_size;
     lc.chunk_bytes = cfg.chunk_size;
     lc.margin_bytes = cfg.max_buf_size;
+    lc.unit_bytes = 1;
     lc.low_wm_units = 0;
     lc.sample_ns = cfg.sample_ns;
     lc.idle_ns = cfg.idle_ns;
@@ -167,6 +169,7 @@ ledger_config ledger_config_of(const pool_config &cfg) noexcept
     lc.max_chunks = uint32_t(std::min<uint64_t>(1 + grown, UINT32_MAX));
     lc.no_shrink = cfg.flags & ELASTIC_POOL_F_NO_SHRINK;
     lc.adaptive = cfg.flags & ELASTIC_POOL_F_ADAPTIVE;
+    lc.breakeven = cfg.flags & ELASTIC_POOL_F_BREAKEVEN;
     lc.node = node_budget_resolve(cfg.socket_id);
     return lc;
 }
@@ -343,6 +346,7 @@ void *var_pool::take(unsigned order, uint64_t t) noexcept
             continue;
         c.in_use++;
         ledger_.note_alloc(uint32_t(i), t);
+        ledger_.note_request(page_size << order);
         in_use_bytes_ += page_size << order;
         nb_allocs_++;
         ledger_.observe(in_use_bytes_);

@@ -38,6 +38,7 @@ struct policy_case {
     uint32_t headroom = 1;
     bool adaptive = false;
     bool no_shrink = false;
+    bool breakeven = false;
 };
 
 // One way of driving a pool.
@@ -77,6 +78,7 @@ public:
         p.headroom_chunks = c.headroom;
         p.flags = ELASTIC_POOL_F_PROVIDER_HEAP | ELASTIC_POOL_F_MANUAL_TICK |
                   (c.adaptive ? ELASTIC_POOL_F_ADAPTIVE : 0) |
+                  (c.breakeven ? ELASTIC_POOL_F_BREAKEVEN : 0) |
                   (c.no_shrink ? ELASTIC_POOL_F_NO_SHRINK : 0);
         p.clock = fake_clock::read;
         p.clock_ctx = &clk;
@@ -143,13 +145,14 @@ private:
 
 class mempool_face final : public face {
 public:
-    explicit mempool_face(const policy_case &c)
+    explicit mempool_face(const policy_case &c) : single_(c.breakeven)
     {
         static int seq;
         const std::string name = "lt_mp" + std::to_string(seq++);
         elastic_mempool_params p = elastic::test::manual_params(lot_objs, lot_objs, &clk);
         p.headroom_chunks = c.headroom;
         p.flags |= (c.adaptive ? ELASTIC_MEMPOOL_F_ADAPTIVE : 0) |
+                   (c.breakeven ? ELASTIC_MEMPOOL_F_BREAKEVEN : 0) |
                    (c.no_shrink ? ELASTIC_MEMPOOL_F_NO_SHRINK : 0);
         p.low_watermark = 0;
         // Objects of exactly unit_bytes with their header: no spreading over memory channels.
@@ -172,8 +175,18 @@ public:
     int fill(int lot) override
     {
         std::vector<void *> objs(lot_objs);
-        if (rte_mempool_get_bulk(mp_, objs.data(), lot_objs) != 0)
+        // The break-even margin counts the largest request: take the lot one object per get,
+        // as the variable-size face takes one buffer per allocation, so both see one unit.
+        if (single_) {
+            for (unsigned i = 0; i < lot_objs; i++)
+                if (rte_mempool_get(mp_, &objs[i]) != 0) {
+                    if (i != 0)
+                        rte_mempool_put_bulk(mp_, objs.data(), i);
+                    return -ENOBUFS;
+                }
+        } else if (rte_mempool_get_bulk(mp_, objs.data(), lot_objs) != 0) {
             return -ENOBUFS;
+        }
         lots_[lot] = std::move(objs);
         return 0;
     }
@@ -195,6 +208,7 @@ public:
     bool retiring() override { return elastic::test::xstats_of(mp_).retiring != 0; }
 
 private:
+    bool single_ = false;
     rte_mempool *mp_ = nullptr;
     std::map<int, std::vector<void *>> lots_;
 };
@@ -413,6 +427,62 @@ TEST_P(LedgerTable, NodeBudgetRefusesLikeTheWall)
     EXPECT_EQ(st.nb_cap_hits, 1u);
     EXPECT_EQ(st.nb_chunks, 1u);
     EXPECT_EQ(f->fill(1), 0) << f->kind() << ": the cap removed, growth works again";
+}
+
+// Memory pressure (a callback here): the idle period does not count, the headroom does. Both
+// faces release at the next tick every empty trailing chunk but the one chunk of free room that
+// headroom 1 keeps; a chunk with units out retires and goes when they are home.
+int pressure_on(int, void *ctx) { return *static_cast<int *>(ctx); }
+
+TEST_P(LedgerTable, MemoryPressureReleasesAtOnceKeepingTheHeadroom)
+{
+    auto f = make(GetParam(), policy_case{"pressure"});
+    for (int k = 0; k < 4; k++)
+        ASSERT_EQ(f->fill(k), 0);
+    f->put(3);
+    f->put(2);
+    int on = 0;
+    ASSERT_EQ(elastic_memory_pressure_callback_set(pressure_on, &on), 0);
+    f->clk.advance_ms(500);
+    EXPECT_EQ(f->tick(), 0) << f->kind() << ": no pressure, nothing idle";
+    on = 1;
+    f->clk.advance_ms(500);
+    EXPECT_EQ(f->tick(), 1) << f->kind() << ": chunk 3 goes, chunk 2 is the headroom";
+    f->clk.advance_ms(500);
+    EXPECT_EQ(f->tick(), 0) << f->kind();
+    EXPECT_EQ(f->stats().nb_chunks, 3u);
+    // Lot 1 comes home: chunk 2 goes (chunk 1 is now the headroom).
+    f->put(1);
+    f->clk.advance_ms(500);
+    EXPECT_EQ(f->tick(), 1) << f->kind();
+    EXPECT_EQ(f->stats().nb_chunks, 2u);
+    on = 0;
+    ASSERT_EQ(elastic_memory_pressure_callback_set(nullptr, nullptr), 0);
+    EXPECT_EQ(f->stats().nb_shrinks, 2u);
+}
+
+// The break-even rule counts bytes and draws its thresholds from a fixed seed: both faces,
+// driven alike, release the same chunks at the same ticks, all within the idle period (5 s).
+TEST(LedgerTableBreakeven, BothFacesDecideAlike)
+{
+    policy_case c{"breakeven"};
+    c.breakeven = true;
+    std::vector<int> seq[2];
+    const char *kinds[2] = {"var", "mempool"};
+    for (int i = 0; i < 2; i++) {
+        auto f = make(kinds[i], c);
+        for (int k = 0; k < 4; k++)
+            ASSERT_EQ(f->fill(k), 0);
+        for (int k = 3; k >= 0; k--)
+            f->put(k);
+        for (int s = 0; s < 24; s++) {
+            f->clk.advance_ms(250);
+            seq[i].push_back(f->tick());
+        }
+        EXPECT_EQ(f->stats().nb_chunks, 1u) << kinds[i];
+        EXPECT_EQ(f->stats().nb_shrinks, 3u) << kinds[i];
+    }
+    EXPECT_EQ(seq[0], seq[1]);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothFaces, LedgerTable, ::testing::Values("var", "mempool"),

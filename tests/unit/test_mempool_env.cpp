@@ -21,7 +21,8 @@ protected:
     static constexpr const char *all_vars[] = {
         "ELASTIC_MEMPOOL_ADAPTIVE", "ELASTIC_MEMPOOL_FLAGS", "ELASTIC_MEMPOOL_BASE_OBJS",
         "ELASTIC_MEMPOOL_CHUNK_OBJS", "ELASTIC_MEMPOOL_TICK_MS", "ELASTIC_MEMPOOL_SAMPLE_MS",
-        "ELASTIC_MEMPOOL_IDLE_MS", "ELASTIC_MEMPOOL_HEADROOM", "ELASTIC_MEMPOOL_LOW_WATERMARK"};
+        "ELASTIC_MEMPOOL_IDLE_MS", "ELASTIC_MEMPOOL_HEADROOM", "ELASTIC_MEMPOOL_LOW_WATERMARK",
+        "ELASTIC_MEMPOOL_BREAKEVEN"};
 };
 
 TEST_F(mempool_env, patent_rule_by_default)
@@ -40,6 +41,20 @@ TEST_F(mempool_env, adaptive_variable)
     setenv("ELASTIC_MEMPOOL_ADAPTIVE", "0", 1);
     params_from_env(&p);
     EXPECT_EQ(p.flags & ELASTIC_MEMPOOL_F_ADAPTIVE, 0u);
+}
+
+TEST_F(mempool_env, breakeven_variable_and_flag_bit)
+{
+    elastic_mempool_params p;
+    params_from_env(&p);
+    EXPECT_EQ(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
+    setenv("ELASTIC_MEMPOOL_BREAKEVEN", "1", 1);
+    params_from_env(&p);
+    EXPECT_NE(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
+    unsetenv("ELASTIC_MEMPOOL_BREAKEVEN");
+    setenv("ELASTIC_MEMPOOL_FLAGS", "128", 1);
+    params_from_env(&p);
+    EXPECT_NE(p.flags & ELASTIC_MEMPOOL_F_BREAKEVEN, 0u);
 }
 
 TEST_F(mempool_env, adaptive_flag_bit)

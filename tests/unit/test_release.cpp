@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pressure.hpp"
 #include "unit_common.hpp"
 
 namespace {
@@ -383,3 +384,155 @@ TEST_F(release, trim_releases_nothing_when_the_last_chunk_is_busy)
 }
 
 } // namespace
+
+// ---- memory pressure (issue 12) -------------------------------------------------------------
+
+struct pressure_flag {
+    int on = 0;
+    int asked = 0;
+    int last_node = -2;
+};
+
+int pressure_cb(int node, void *ctx)
+{
+    auto *p = static_cast<pressure_flag *>(ctx);
+    p->asked++;
+    p->last_node = node;
+    return p->on;
+}
+
+class pressure : public release {
+protected:
+    void TearDown() override
+    {
+        elastic_memory_pressure_callback_set(nullptr, nullptr);
+        release::TearDown();
+    }
+    pressure_flag flag_;
+};
+
+// Under pressure the idle period does not count: every empty trailing chunk goes at the next
+// tick, but one chunk's worth of free room stays (headroom 1), and the base stays.
+TEST_F(pressure, releases_empty_chunks_at_once_but_keeps_the_headroom)
+{
+    make();
+    ASSERT_EQ(elastic_memory_pressure_callback_set(pressure_cb, &flag_), 0);
+    fill(5);
+    for (int i = 4; i >= 2; i--)
+        put(i);
+    // No pressure: a tick a second after the frees releases nothing (idle period 300 s).
+    EXPECT_EQ(maintain_at(ns_s), 0);
+    EXPECT_GE(flag_.asked, 1);
+    EXPECT_EQ(flag_.last_node, 0);
+    flag_.on = 1;
+    // Chunks 4 and 3 go; chunk 2 stays as the one chunk of free room (headroom 1).
+    EXPECT_EQ(maintain_at(ns_s + tick), 2);
+    EXPECT_EQ(chunks(), 3u);
+    EXPECT_EQ(maintain_at(ns_s + 2 * tick), 0) << "the headroom went";
+    const auto st = stats_of(pool());
+    EXPECT_EQ(st.nb_shrinks, 2u);
+    flag_.on = 0;
+}
+
+TEST_F(pressure, headroom_zero_releases_every_empty_chunk_never_the_base)
+{
+    make(0);
+    ASSERT_EQ(elastic_memory_pressure_callback_set(pressure_cb, &flag_), 0);
+    fill(5);
+    for (int i = 4; i >= 0; i--)
+        put(i);
+    flag_.on = 1;
+    EXPECT_EQ(maintain_at(tick), 4);
+    EXPECT_EQ(chunks(), 1u);
+}
+
+TEST_F(pressure, a_chunk_with_buffers_out_goes_when_they_come_home)
+{
+    make(0);
+    ASSERT_EQ(elastic_memory_pressure_callback_set(pressure_cb, &flag_), 0);
+    fill(3);
+    put(1);
+    flag_.on = 1;
+    EXPECT_EQ(maintain_at(tick), 0); // chunk 2 holds a buffer: kept (retiring), chunk 1 behind it
+    EXPECT_EQ(chunks(), 3u);
+    put(2);
+    EXPECT_EQ(maintain_at(2 * tick), 2);
+    EXPECT_EQ(chunks(), 1u);
+}
+
+TEST_F(pressure, no_shrink_pools_keep_everything)
+{
+    make(0, ELASTIC_POOL_F_NO_SHRINK);
+    ASSERT_EQ(elastic_memory_pressure_callback_set(pressure_cb, &flag_), 0);
+    fill(3);
+    put(2);
+    put(1);
+    flag_.on = 1;
+    EXPECT_EQ(maintain_at(tick), 0);
+    EXPECT_EQ(trim_at(2 * tick), 0);
+    EXPECT_EQ(chunks(), 3u);
+}
+
+TEST_F(pressure, a_threshold_above_any_free_hugepages_is_pressure)
+{
+    make(0);
+    // Heap-provider pools are on node 0 here; with a threshold no machine reaches, the node is
+    // under pressure whenever the kernel reports its hugepages at all.
+    // (Without sysfs hugepage counts the kernel says nothing, and nothing is pressure.)
+    const bool known = elastic::detail::node_free_hugepage_bytes(0) >= 0;
+    fill(3);
+    put(2);
+    put(1);
+    ASSERT_EQ(elastic_memory_pressure_threshold_set(UINT64_MAX), 0);
+    const int n = maintain_at(tick);
+    ASSERT_EQ(elastic_memory_pressure_threshold_set(0), 0);
+    EXPECT_EQ(n, known ? 2 : 0);
+    EXPECT_EQ(maintain_at(2 * tick), 0);
+}
+
+// ---- the break-even rule (issue 12) ---------------------------------------------------------
+
+// An empty trailing chunk demand no longer needs goes within the idle period (its ski-rental
+// threshold is at most T); the free room of the margin stays: two requests of the largest class
+// (here a whole chunk each), so with nothing in use the base and chunk 1 stay.
+TEST_F(release, breakeven_releases_within_the_idle_period)
+{
+    make(1, ELASTIC_POOL_F_BREAKEVEN, 10'000); // T = 10 s
+    fill(4);
+    for (int i = 3; i >= 0; i--)
+        put(i);
+    int released = 0;
+    uint64_t t = tick;
+    for (; t <= 10 * ns_s + 2 * tick && released < 2; t += tick)
+        released += maintain_at(t);
+    EXPECT_EQ(released, 2) << "not all released within T + a tick";
+    EXPECT_EQ(chunks(), 2u);
+    for (; t <= 30 * ns_s; t += tick)
+        EXPECT_EQ(maintain_at(t), 0);
+}
+
+// A chunk that demand keeps needing stays, however long. (The first tick sees in use rise by
+// three chunks and grows ahead for as much again, up to the wall.)
+TEST_F(release, breakeven_keeps_what_demand_needs)
+{
+    make(1, ELASTIC_POOL_F_BREAKEVEN, 10'000);
+    fill(3);
+    for (uint64_t t = tick; t <= 60 * ns_s; t += tick)
+        EXPECT_EQ(maintain_at(t), 0);
+    EXPECT_EQ(stats_of(pool()).nb_shrinks, 0u);
+    EXPECT_GE(chunks(), 3u);
+}
+
+// Under pressure maintenance grows nothing ahead of need (what it added would be empty and go at
+// once); the request path still grows.
+TEST_F(pressure, no_growth_ahead_under_pressure)
+{
+    make(0, ELASTIC_POOL_F_BREAKEVEN);
+    ASSERT_EQ(elastic_memory_pressure_callback_set(pressure_cb, &flag_), 0);
+    flag_.on = 1;
+    fill(3); // in use rises by three chunks before the first tick
+    EXPECT_EQ(maintain_at(tick), 0);
+    EXPECT_EQ(stats_of(pool()).nb_grows_ahead, 0u);
+    EXPECT_EQ(chunks(), 3u);
+    flag_.on = 0;
+}

@@ -306,6 +306,33 @@ TEST(trace_parse, policy_names)
 
 namespace {
 
+// The offline optimum of the hand trace (ticks every 500 ms; over each tick interval the base
+// plus whole chunks for the highest in-use bytes of that interval, capped at the wall):
+//   [0, 500)      A 1M, B 4K, C 1M: 2 MiB + 4 KiB -> 3 MiB, capped: 2 MiB
+//   [500, 1000)   starts at 2 MiB + 4 KiB (then A, B freed): 2 MiB
+//   [1000, 4000)  C alone, 1 MiB: the base, 1 MiB (six intervals)
+//   [4000, 4500)  D, F: 2 MiB + 4 KiB -> 2 MiB (E, 2 MiB, is refused: counts nothing)
+//   [4500, 5000)  starts at 1 MiB + 4 KiB (F cancelled, D): 2 MiB
+// = 2 MiB x 2000 + 1 MiB x 3000 = 1 MiB x 7000 byte-ms; mean 7'340'032'000 / 5000 = 1'468'006.
+TEST(trace_eval, offline_optimum_worked_by_hand)
+{
+    const trace tr = parsed(hand_trace);
+    metrics m;
+    std::string err;
+    ASSERT_EQ(evaluate(tr, small_pool(policy::optimum), m, err), 0) << err;
+    EXPECT_EQ(m.pinned_byte_ms, 7000 * MiB);
+    EXPECT_EQ(m.mean_pinned_bytes, 1'468'006u);
+    EXPECT_EQ(m.peak_pinned_bytes, 2 * MiB);
+    EXPECT_EQ(m.end_ms, 5000u);
+    EXPECT_EQ(m.stalls, 0u);
+    // A lower bound of every policy on the same pool.
+    for (policy p : {policy::patent, policy::adaptive, policy::breakeven, policy::static_wall}) {
+        metrics q;
+        ASSERT_EQ(evaluate(tr, small_pool(p), q, err), 0) << err;
+        EXPECT_GE(q.pinned_byte_ms, m.pinned_byte_ms) << policy_name(p);
+    }
+}
+
 // Issue 13: a two-line trace with epoch-millisecond times ran every tick from 0 (3.4 billion
 // ticks: it never ended). Quiet stretches are skipped: bounded by the input, not by its times.
 TEST(trace_eval, epoch_millisecond_times_are_bounded)

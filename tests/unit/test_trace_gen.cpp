@@ -224,6 +224,80 @@ TEST(trace_gen, flash_crowd_exceeds_the_wall)
 
 namespace {
 
+// The families of issue 12: well formed, deterministic, parseable, their sizes as documented,
+// and their parameters (request mix included) drawn per seed.
+class new_shape : public ::testing::TestWithParam<shape> {};
+
+TEST_P(new_shape, well_formed_deterministic_and_drawn_per_seed)
+{
+    const gen_config cfg{GetParam(), 5, 1800};
+    const std::string text = generate(cfg);
+    EXPECT_EQ(text, generate(cfg));
+    const std::string other = generate(gen_config{GetParam(), 6, 1800});
+    std::vector<std::string> c5, c6;
+    const auto ev = raw_events(text, c5);
+    (void)raw_events(other, c6);
+    ASSERT_GT(ev.size(), 100u);
+    // The comments say what was drawn; another seed draws something else.
+    ASSERT_GE(c5.size(), 3u);
+    EXPECT_NE(std::vector<std::string>(c5.begin() + 1, c5.end() - 2),
+              std::vector<std::string>(c6.begin() + 1, c6.end() - 2));
+    std::map<std::string, uint64_t> live;
+    uint64_t prev = 0;
+    for (const raw_event &e : ev) {
+        EXPECT_GE(e.t, prev);
+        prev = e.t;
+        if (!e.is_free) {
+            live[e.id] = e.size;
+            if (GetParam() == shape::packets) {
+                EXPECT_EQ(e.size, 2048u);
+            } else if (GetParam() == shape::large_bufs && e.size != 2048) {
+                EXPECT_GE(e.size, 128 * 1024u);
+            }
+            EXPECT_LE(e.size, 1 * MiB);
+        } else {
+            ASSERT_EQ(live.erase(e.id), 1u) << e.id;
+        }
+    }
+    EXPECT_TRUE(live.empty());
+    trace tr;
+    parse_error err;
+    EXPECT_TRUE(parse_trace(text, tr, err)) << err.line << ": " << err.message;
+}
+
+INSTANTIATE_TEST_SUITE_P(trace_gen_issue12, new_shape,
+                         ::testing::Values(shape::periodic, shape::step_down, shape::heavy_tail,
+                                           shape::on_off, shape::random_walk, shape::packets,
+                                           shape::large_bufs, shape::mixture, shape::random),
+                         [](const auto &info) {
+                             std::string n = shape_name(info.param);
+                             for (char &ch : n)
+                                 if (ch == '-')
+                                     ch = '_';
+                             return n;
+                         });
+
+// periodic: the period is longer than the 300 s idle period, as the issue asks.
+TEST(trace_gen, periodic_period_exceeds_the_idle_period)
+{
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        std::vector<std::string> comments;
+        (void)raw_events(generate(gen_config{shape::periodic, seed, 600}), comments);
+        unsigned period = 0;
+        for (const std::string &c : comments)
+            sscanf(c.c_str(), "# period %u s", &period);
+        EXPECT_GT(period, 300u) << "seed " << seed;
+    }
+}
+
+// The pools the small-chunk families are meant for.
+TEST(trace_gen, pool_args)
+{
+    EXPECT_STREQ(shape_pool_args(shape::packets), "--base 256K --chunk 256K --wall 4M");
+    EXPECT_STREQ(shape_pool_args(shape::large_bufs), "--base 2M --chunk 2M --wall 64M");
+    EXPECT_STREQ(shape_pool_args(shape::burst), "");
+}
+
 // Issue 13: elastic-trace-gen held the whole trace in memory (gigabytes for 30 days). It writes
 // pieces of about 64 KiB, and the pieces are the same bytes as before.
 TEST(trace_gen, streams_in_bounded_pieces_with_the_same_bytes)
