@@ -24,6 +24,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -177,7 +178,8 @@ int main(int argc, char **argv)
     } else if (mempool) {
         // Memory for the wall and the EAL's own needs, in MiB, without hugepages.
         const std::string mem = std::to_string((cfg.wall >> 20) * 2 + 128);
-        const std::string prefix = "--file-prefix=trace_eval_" + std::to_string(getpid());
+        const std::string name = "trace_eval_" + std::to_string(getpid());
+        const std::string prefix = "--file-prefix=" + name;
         const char *eal_argv[] = {"elastic-trace-eval", "--no-huge", "-m", mem.c_str(),
                                   "--no-pci", "--no-telemetry", "-l", "0", prefix.c_str(),
                                   "--log-level=lib.eal:crit", nullptr};
@@ -188,7 +190,13 @@ int main(int argc, char **argv)
         if (!verbose)
             rte_log_set_level_pattern("*elastic*", RTE_LOG_CRIT);
         rc = evaluate_mempool(tr, cfg, uint32_t(obj_size), m, err);
+        // The runtime directory of this run's own prefix (DPDK 22.11 leaves it behind; one per
+        // replay filled /var/run/dpdk with a thousand of them in one eval-all run).
+        const std::string rundir = std::string(rte_eal_get_runtime_dir());
         rte_eal_cleanup();
+        std::error_code ec;
+        if (rundir.find(name) != std::string::npos)
+            std::filesystem::remove_all(rundir, ec);
     } else {
         rc = evaluate(tr, cfg, m, err);
     }
