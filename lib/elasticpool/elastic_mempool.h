@@ -115,7 +115,8 @@ struct elastic_mempool_xstats {
 	 *  docs/mempool-driver.md) was found using the pool: it no longer grows nor releases. */
 	uint32_t guarded;
 	uint16_t guard_port;          /**< the port that set `guarded` (when set) */
-	uint64_t nb_hook_veto;        /**< growths the chunk hook refused */
+	uint64_t nb_hook_veto;        /**< growths the chunk hook refused (= nb_hook_vetoes of
+				       *   elastic_pool_stats; not counted in nb_grow_fail) */
 	uint64_t nb_double_put;       /**< objects put back while already free (a double put):
 	                                   dropped, not handed out twice; logged. Detected for the
 	                                   chunks the driver reserves (every chunk of an explicit
@@ -125,6 +126,8 @@ struct elastic_mempool_xstats {
 				       *   objects of a pool without a DPDK cache) */
 	uint64_t nb_grow_busy;        /**< gets that failed because another growth was under way
 				       *   (a get never waits for one) */
+	uint64_t nb_guard_refusals;   /**< growths the guard refused (`guarded` set; counted
+				       *   neither in nb_wall_hits nor in nb_grow_fail) */
 };
 
 /** Fill @p p with the defaults. */

@@ -165,6 +165,10 @@ enum elastic_pool_limit {
 	ELASTIC_LIMIT_WALL = 1,     /**< the pool's wall */
 	ELASTIC_LIMIT_NODE_CAP = 2, /**< the per-NUMA-node cap (elastic_numa.h) */
 	ELASTIC_LIMIT_PROVIDER = 3, /**< the provider refused a reservation (hugepages exhausted) */
+	ELASTIC_LIMIT_HOOK = 4,     /**< the chunk hook vetoed the chunk (nb_hook_vetoes) */
+	/** the guard: a PMD that snapshots pool memory uses the mempool (elastic_mempool.h,
+	 *  elastic_mempool_xstats.nb_guard_refusals) */
+	ELASTIC_LIMIT_GUARD = 5,
 };
 
 /** Counters of one pool; a consistent snapshot taken under the pool's lock. */
@@ -187,8 +191,10 @@ struct elastic_pool_stats {
 	uint64_t nb_allocs;         /**< buffers handed out (directly or to waiters) */
 	uint64_t nb_frees;          /**< buffers given back */
 	uint64_t nb_queued;         /**< requests that had to wait */
-	uint64_t nb_grow_fail;      /**< chunk reservations the provider refused */
-	uint64_t nb_wall_hits;      /**< growths the wall stopped (a request then failed or queued) */
+	uint64_t nb_grow_fail;      /**< chunk reservations the provider refused (not counted:
+	                                 vetoes of the chunk hook, refusals of the guard) */
+	uint64_t nb_wall_hits;      /**< growths the wall stopped (a request then failed or queued;
+	                                 not counted: refusals of the mempool guard) */
 	uint64_t nb_cap_hits;       /**< growths the node cap stopped */
 	uint64_t grow_ns_total;     /**< time spent reserving chunks */
 	uint64_t nb_samples;        /**< release decisions taken */
@@ -200,6 +206,7 @@ struct elastic_pool_stats {
 	size_t chunk_size;          /**< effective (rounded) additional chunk size */
 	size_t wall_size;           /**< the wall */
 	size_t max_buf_size;        /**< largest class served */
+	uint64_t nb_hook_vetoes;    /**< chunks the chunk hook refused (ELASTIC_LIMIT_HOOK) */
 };
 
 /**
