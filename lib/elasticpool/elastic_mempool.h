@@ -111,8 +111,9 @@ struct elastic_mempool_xstats {
 	uint32_t free_objs;           /**< objects that can be handed out (store + magazines) */
 	uint32_t parked_objs;         /**< objects back in a retiring chunk */
 	uint32_t retiring;            /**< 1 when the last chunk is retiring */
-	/** 1 once an Rx queue of a PMD that snapshots pool memory (AF_XDP, mlx5, ...; see
-	 *  docs/mempool-driver.md) was found using the pool: it no longer grows nor releases. */
+	/** 1 once a growth found a port of a PMD family that snapshots pool memory (AF_XDP,
+	 *  mlx5, ...; see docs/mempool-driver.md) in the process: every elastic mbuf pool counts
+	 *  as used by it; the pool no longer grows nor releases. */
 	uint32_t guarded;
 	uint16_t guard_port;          /**< the port that set `guarded` (when set) */
 	uint64_t nb_hook_veto;        /**< growths the chunk hook refused (= nb_hook_vetoes of

@@ -111,9 +111,10 @@ void learn_later(void *arg) noexcept
     const uintptr_t tries = v >> 16;
     if (family_[port].load(std::memory_order_acquire) != pending || learn_port(port))
         return;
-    if (tries + 1 < learn_tries)
+    if (tries + 1 >= learn_tries ||
         rte_eal_alarm_set(learn_retry_us, learn_later,
-                          reinterpret_cast<void *>(uintptr_t(port) | (tries + 1) << 16));
+                          reinterpret_cast<void *>(uintptr_t(port) | (tries + 1) << 16)) != 0)
+        EP_LOG(WARNING, "port %u: its driver could not be read: it is not guarded", port);
 }
 
 int on_port_event(uint16_t port, rte_eth_event_type ev, void *, void *) noexcept
