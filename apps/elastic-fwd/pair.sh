@@ -16,6 +16,8 @@
 # FWD_PAIR_FWD_LCORES (default 0-1: main lcore 0 prints, worker lcore 1 forwards) and
 # FWD_PAIR_GEN_LCORE (default 0) place the processes; FWD_PAIR_FWD_EAL adds EAL words to the
 # forwarder only (e.g. a service lcore: "-S 2" with FWD_PAIR_FWD_LCORES="0,1,2@0").
+# FWD_PAIR_INT_AFTER_S=N: send the forwarder SIGINT N seconds after it started instead (in the
+# middle of the traffic), then stop the generator; the generator's exit status is then 1.
 
 fwd_pair_cleanup_prefix() {
     local prefix=$1
@@ -68,12 +70,27 @@ fwd_pair_run() {
         --vdev="net_virtio_user0,path=$sock,queues=1,queue_size=1024" ${ELASTIC_EAL_ARGS:-} -- \
         --csv "$dir/$tag.fwd.csv" "${fwd_opts[@]}" >"$dir/$tag.fwd.log" 2>&1 &
     fpid=$!
-    wait "$gpid"
-    grc=$?
-    # The forwarder has forwarded everything the generator waited for: stop it.
-    kill -TERM "$fpid" 2>/dev/null
-    wait "$fpid"
-    frc=$?
+    if [ -n "${FWD_PAIR_INT_AFTER_S:-}" ]; then
+        # Interrupt the forwarder in the middle of the traffic (SIGINT, passed on by timeout),
+        # then stop the generator (it then exits 1: stopped before the schedule ended).
+        for ((i = 0; i < FWD_PAIR_INT_AFTER_S * 10; i++)); do
+            kill -0 "$fpid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -INT "$fpid" 2>/dev/null
+        wait "$fpid"
+        frc=$?
+        kill -TERM "$gpid" 2>/dev/null
+        wait "$gpid"
+        grc=$?
+    else
+        wait "$gpid"
+        grc=$?
+        # The forwarder has forwarded everything the generator waited for: stop it.
+        kill -TERM "$fpid" 2>/dev/null
+        wait "$fpid"
+        frc=$?
+    fi
     rm -rf "$work"
     fwd_pair_cleanup_prefix "$gprefix"
     fwd_pair_cleanup_prefix "$fprefix"
