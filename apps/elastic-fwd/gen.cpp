@@ -69,7 +69,7 @@ struct options {
     bool quiet = false;
 };
 
-const char *const default_schedule = "low:4:10000,burst:6:120000,low:8:10000,idle:4:0";
+const char *const default_schedule = "low:4:10000,burst:6:100000,low:10:10000,idle:4:0";
 
 void usage(FILE *f)
 {
