@@ -35,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -234,12 +235,13 @@ struct worker {
 struct app {
     options o;
     uint64_t delay_tsc = 0;
-    std::vector<worker *> workers;
+    std::vector<std::unique_ptr<worker>> workers;
     // The pools: with --pool elastic the family's, else one static pool per node.
     elastic_numa_mempool_family *fam = nullptr;
     std::map<int, rte_mempool *> static_pools;
     std::vector<rte_mempool *> pools; // distinct pools in use (for statistics)
     std::vector<uint16_t> ports;
+    bool ports_closed = false;
 };
 
 void macswap(rte_mbuf *m)
@@ -550,12 +552,16 @@ int setup_ports(app &a)
     return 0;
 }
 
+// Stops and closes every port once (their rings' mbufs go back to the pools).
 void stop_ports(app &a)
 {
+    if (a.ports_closed)
+        return;
     for (uint16_t port : a.ports) {
         rte_eth_dev_stop(port);
         rte_eth_dev_close(port);
     }
+    a.ports_closed = true;
 }
 
 // ---- statistics ----
@@ -567,7 +573,7 @@ struct totals {
 totals read_totals(const app &a)
 {
     totals t;
-    for (const worker *w : a.workers) {
+    for (const auto &w : a.workers) {
         t.rx += w->cnt.rx.load(std::memory_order_relaxed);
         t.tx += w->cnt.tx.load(std::memory_order_relaxed);
         t.drops += w->cnt.drops.load(std::memory_order_relaxed);
@@ -618,18 +624,6 @@ int run(app &a)
     const uint64_t hz = rte_get_tsc_hz();
     a.delay_tsc = uint64_t(a.o.delay_us) * hz / 1000000;
 
-    // Workers: every lcore but the main one (service lcores are not in this iteration).
-    unsigned lcore;
-    RTE_LCORE_FOREACH_WORKER(lcore) {
-        auto *w = new worker;
-        w->lcore = lcore;
-        a.workers.push_back(w);
-    }
-    if (a.workers.empty()) {
-        fprintf(stderr, "%s: no worker lcore: give the EAL at least two lcores (-l 0-1), "
-                        "the main one prints, the others forward\n", prog);
-        return fwd_cli::exit_usage;
-    }
     uint64_t fifo = 1;
     while (fifo < uint64_t(a.o.n_max) + fifo_slack)
         fifo <<= 1;
@@ -641,7 +635,7 @@ int run(app &a)
             queue_ctx qc{port, paired ? partner : port, uint16_t(q), {}, 0, 0};
             if (a.o.delay_us)
                 qc.fifo.resize(fifo);
-            worker *w = a.workers[next++ % a.workers.size()];
+            worker *w = a.workers[next++ % a.workers.size()].get();
             w->queues.push_back(std::move(qc));
             printf("lcore %u: port %u queue %u -> port %u\n", w->lcore, port, q,
                    w->queues.back().tx_port);
@@ -664,7 +658,7 @@ int run(app &a)
 
     std::vector<worker_arg> args(a.workers.size());
     for (size_t i = 0; i < a.workers.size(); i++) {
-        args[i] = {&a, a.workers[i]};
+        args[i] = {&a, a.workers[i].get()};
         rte_eal_remote_launch(worker_loop, &args[i], a.workers[i]->lcore);
     }
 
@@ -770,20 +764,29 @@ int main(int argc, char **argv)
     uint16_t port;
     RTE_ETH_FOREACH_DEV(port)
         a.ports.push_back(port);
+    // Workers: every lcore but the main one (service lcores are not in this iteration).
+    unsigned lcore;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        a.workers.push_back(std::make_unique<worker>());
+        a.workers.back()->lcore = lcore;
+    }
     const int64_t huge_before = hugepage_bytes_held();
-    if (a.ports.empty()) {
+    if (a.workers.empty()) {
+        fprintf(stderr, "%s: no worker lcore: give the EAL at least two lcores (-l 0-1), "
+                        "the main one prints, the others forward\n", prog);
+        rc = fwd_cli::exit_usage;
+    } else if (a.ports.empty()) {
         fprintf(stderr, "%s: no ethdev port (give a --vdev, or a PCI device)\n", prog);
         rc = fwd_cli::exit_usage;
     } else if (create_pools(a) != 0) {
         rc = 1;
     } else if (setup_ports(a) != 0) {
-        stop_ports(a);
         rc = 1;
-    } else if (quit) {
-        stop_ports(a);
-    } else {
+    } else if (!quit) {
         rc = run(a);
     }
+    if (!a.ports.empty())
+        stop_ports(a);
     const int64_t huge_with_pools = hugepage_bytes_held();
     free_pools(a);
     const int64_t huge_after = hugepage_bytes_held();
@@ -803,8 +806,6 @@ int main(int argc, char **argv)
         printf("hugepages of this process: no hugepage files to check (--no-huge or "
                "--in-memory)\n");
     }
-    for (worker *w : a.workers)
-        delete w;
     rte_eal_cleanup();
     if (rc == 0)
         printf("clean exit\n");
