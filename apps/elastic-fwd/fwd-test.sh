@@ -135,13 +135,26 @@ fi
 # 0.5 s, idle 2 s) let the burst's chunks go back during the second low phase.
 sched=low:3:10000,burst:5:100000,low:6:10000,idle:3:0
 burst_pps=100000
+# Telemetry, as for every pool: 6 s in (the burst), from the forwarder's file prefix (pair.sh).
+tel=$(command -v "${FWD_TELEMETRY:-dpdk-telemetry.py}") ||
+    { echo "FAIL: dpdk-telemetry.py not found (Debian package dpdk)"; exit 1; }
+( sleep 6
+  printf '%s\n' /elastic/list /elastic/maintenance /elastic/info,fwd@0 |
+      timeout 20 python3 "$tel" -f "${FWD_PAIR_PREFIX:-efwd}-$$-f" >"$out/tel.txt" 2>&1 ) &
 fwd_pair_run "$fwd" "$gen" "$out" t \
     --delay-us 50000 --idle-sleep-us 100 --base-objs 3200 --chunk-objs 800 --n-max 16000 \
     --tick-ms 100 --sample-ms 500 --idle-ms 2000 --headroom 1 -- \
     --schedule="$sched"
 pair_ok=$?
 show_logs
+echo "--- telemetry during the burst"
+cut -c1-400 "$out/tel.txt"
 check "both programs exited 0" test $pair_ok -eq 0
+check "telemetry lists the family's pool fwd@0" grep -q '"mempools": \["fwd@0"\]' "$out/tel.txt"
+check "telemetry describes fwd@0 (an elastic mempool)" \
+    grep -q '"kind": "mempool", "name": "fwd@0"' "$out/tel.txt"
+check "telemetry names the maintenance driver (the EAL alarm here)" \
+    grep -q '"driver": "alarm"' "$out/tel.txt"
 sent=$(g sent) received=$(g received) bad=$(g bad)
 frx=$(f rx) fdrops=$(f drops) fheld=$(f held_at_exit) grows=$(f grows) shrinks=$(f shrinks)
 if [ -z "$sent" ] || [ -z "$frx" ]; then
