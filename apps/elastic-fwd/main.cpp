@@ -192,8 +192,11 @@ int parse(int argc, char **argv, options &o)
     return a.failed() ? fwd_cli::exit_usage : -1;
 }
 
-volatile sig_atomic_t quit = 0;
-void on_signal(int) { quit = 1; }
+// Set by SIGINT/SIGTERM (or --duration-s), read by every lcore: a lock-free atomic is safe to
+// store from a signal handler and to read from other threads.
+std::atomic<bool> quit{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+void on_signal(int) { quit.store(true, std::memory_order_relaxed); }
 
 // Counters of one worker: written by it alone, read by the main lcore.
 struct alignas(RTE_CACHE_LINE_SIZE) worker_counters {
@@ -302,7 +305,7 @@ int worker_loop(void *p)
     const uint64_t delay = a.delay_tsc;
     const uint64_t hz = rte_get_tsc_hz();
     rte_mbuf *pkts[max_burst];
-    while (!quit) {
+    while (!quit.load(std::memory_order_relaxed)) {
         bool got = false;
         uint64_t now = rte_rdtsc();
         uint64_t next_due = UINT64_MAX;
@@ -669,12 +672,12 @@ int run(app &a)
     totals prev{};
     double pinned_mib_s = 0, peak_pinned_mib = 0;
     uint64_t peak_in_use = 0;
-    while (!quit) {
+    while (!quit.load(std::memory_order_relaxed)) {
         rte_delay_us_sleep(stats_poll_ms * 1000);
         const uint64_t now = rte_get_tsc_cycles();
         if (a.o.duration_s && now - t0 >= a.o.duration_s * hz)
-            quit = 1;
-        if (now - last < stats_period_ms * hz / 1000 && !quit)
+            quit.store(true, std::memory_order_relaxed);
+        if (now - last < stats_period_ms * hz / 1000 && !quit.load(std::memory_order_relaxed))
             continue;
         const double dt = double(now - last) / double(hz);
         last = now;
@@ -782,7 +785,7 @@ int main(int argc, char **argv)
         rc = 1;
     } else if (setup_ports(a) != 0) {
         rc = 1;
-    } else if (!quit) {
+    } else if (!quit.load(std::memory_order_relaxed)) {
         rc = run(a);
     }
     if (!a.ports.empty())
