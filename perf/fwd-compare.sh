@@ -116,15 +116,18 @@ mkdir -p "$(dirname "$png")"
 gnuplot <<EOF
 set terminal pngcairo size 1000,700 font ",10"
 set output "$png"
-set multiplot layout 2,1 title "elastic-fwd, schedule $sched, hold $((delay_us / 1000)) ms per packet"
+set multiplot layout 2,1 \
+    title "elastic-fwd, schedule $sched, hold $((delay_us / 1000)) ms per packet"
 set grid
 set key top right
 set ylabel "pinned MiB"
 set xrange [0:$sched_s]
 set yrange [0:*]
 plot "$out/elastic.series" using 1:2 with steps lw 2 title "elastic", \
-     "$out/static-base.series" using 1:2 with steps lw 2 title "static, elastic's base ($base_objs mbufs)", \
-     "$out/static-peak.series" using 1:2 with steps lw 2 dt 2 title "static, sized for the peak ($peak_objs mbufs)"
+     "$out/static-base.series" using 1:2 with steps lw 2 \
+         title "static, elastic's base ($base_objs mbufs)", \
+     "$out/static-peak.series" using 1:2 with steps lw 2 dt 2 \
+         title "static, sized for the peak ($peak_objs mbufs)"
 set ylabel "Mpps forwarded in"
 set xlabel "seconds since traffic started"
 plot "$out/elastic.series" using 1:3 with fsteps lw 2 title "elastic", \

@@ -18,9 +18,10 @@
 //
 // Hold stage: with --delay-us D each packet is held D microseconds between Rx and Tx (a FIFO per
 // queue; think of a pipeline stage, a reassembly or a shaper); what the Tx ring cannot take
-// stays queued for the next round (without the stage it is dropped, as in l2fwd). A forwarder that sends at once
-// holds little more than its rings; with the stage the mbufs in flight follow the offered rate:
-// in flight = rate x D (Little's law), so the pool's demand follows the traffic.
+// stays queued for the next round (without the stage it is dropped, as in l2fwd). A forwarder
+// that sends at once holds little more than its rings; with the stage the mbufs in flight
+// follow the offered rate: in flight = rate x D (Little's law), so the pool's demand follows
+// the traffic.
 //
 // Exit: SIGINT or SIGTERM (or --duration-s). The workers free what they hold, the ports are
 // stopped and closed, and the program checks that every mbuf is back in its pool and that the
@@ -688,7 +689,8 @@ int run(app &a)
         peak_pinned_mib = std::max(peak_pinned_mib, pinned);
         peak_in_use = std::max(peak_in_use, p.in_use);
         const double ts = double(now - t0) / double(hz);
-        const double in = double(t.rx - prev.rx) / dt / 1e6, out = double(t.tx - prev.tx) / dt / 1e6;
+        const double in = double(t.rx - prev.rx) / dt / 1e6;
+        const double out = double(t.tx - prev.tx) / dt / 1e6;
         if (!a.o.quiet)
             printf("%8.1f %8.3f %9.3f %8" PRIu64 " %10" PRIu64 " %11.1f %7" PRIu64 " %8" PRIu64
                    " %7" PRIu64 "/%-7" PRIu64 " %8" PRIu64 "\n",
