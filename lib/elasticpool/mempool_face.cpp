@@ -39,6 +39,7 @@
 
 #include "budget.hpp"
 #include "maintenance.hpp"
+#include "provider.hpp"
 
 RTE_LOG_REGISTER_IMPL(elastic_mempool_logtype, "mempool.elastic", NOTICE);
 #define EMP_LOG(level, ...) \
@@ -1262,8 +1263,12 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
              s->mz_seq++);
     // Only on the pool's node: a chunk elsewhere would defeat NUMA placement. Cache-line
     // aligned, whole pages with its malloc header (plan_chunk).
-    const rte_memzone *mz = rte_memzone_reserve_aligned(name, plan.reserve, mp->socket_id, 0,
-                                                        RTE_CACHE_LINE_SIZE);
+    const rte_memzone *mz = nullptr;
+    if (reserve_fault_check(plan.reserve) != 0) // tests' fault injection (provider.hpp)
+        rte_errno = ENOMEM;
+    else
+        mz = rte_memzone_reserve_aligned(name, plan.reserve, mp->socket_id, 0,
+                                         RTE_CACHE_LINE_SIZE);
     if (mz == nullptr) {
         s->led->grow_failed(mem, tsc_ns() - t0);
         EMP_LOG(DEBUG, "%s: no memzone of %zu bytes: %s\n", mp->name, plan.reserve,
