@@ -1367,7 +1367,13 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         return veto < 0 ? veto : -EPERM;
     }
     const uint64_t t1 = tsc_ns();
-    c.last_alloc_ns = now_ns(s);
+    // A process that does not own the pool's custom clock cannot read it (its time is another
+    // clock's, possibly far ahead: the chunk would look used in the future and never idle).
+    // The chunk gets a mark that the owner's next tick turns into its time, as gets do, and the
+    // ledger a time of the owner's clock it already knows (the previous chunk's).
+    const bool foreign_clock = s->clock != nullptr && s->owner_pid != self_pid && idx > 0;
+    c.last_alloc_ns = foreign_clock ? s->led->rec(idx - 1).last_alloc_ns : now_ns(s);
+    c.alloc_mark = foreign_clock;
 
     s->led->add(staged, uint64_t(mem), c.last_alloc_ns,
                 base ? grow_kind::base

@@ -176,7 +176,8 @@ TEST(Soak, BurstIdleCyclesThroughBothFacesLoseNothingAndGiveEverythingBack)
         }, nullptr, SOCKET_ID_ANY, 0, &mpp);
     ASSERT_NE(mp, nullptr) << rte_strerror(rte_errno);
 
-    elastic_pool_params p = svc_params("soak_var");
+    const std::string var_name = "soak_var"; // params keep its c_str()
+    elastic_pool_params p = svc_params(var_name);
     p.base_size = 2 * MiB;
     p.chunk_size = 2 * MiB;
     p.wall_size = 2 * MiB + 15 * 2 * MiB;
@@ -251,7 +252,13 @@ TEST(Soak, BurstIdleCyclesThroughBothFacesLoseNothingAndGiveEverythingBack)
                 (unsigned long)vst.nb_grows, (unsigned long)vst.nb_shrinks,
                 (unsigned long)max_var_chunks, rss_warm, rss_end, files_start, files_base);
     ASSERT_GT(rss_warm, 0);
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's quarantine keeps freed heap memory resident for a while: not a leak of ours (its
+    // leak checker runs at exit); the plain build holds the bound.
+    std::printf("ASan build: resident set growth %ld kB not checked\n", rss_end - rss_warm);
+#else
     EXPECT_LE(rss_end - rss_warm, rss_growth_limit_kb) << "the resident set grew";
+#endif
 
     elastic_pool_free(pool);
     rte_mempool_free(mp);
