@@ -7,7 +7,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${1:-600}
-# shellcheck source=scripts/setup.sh
+# shellcheck source=scripts/setup.sh disable=SC1091
 source "$top/scripts/setup.sh"
 elastic_setup build
 # The binary itself: meson's test environment would set its 20 s.

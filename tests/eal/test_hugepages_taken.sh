@@ -21,6 +21,7 @@ if [[ -z $free || $size_kb != 2048 ]] || (( free < pages + 8 )); then
     exit 77
 fi
 mnt=$(mktemp -d /tmp/ept_hugetaken.XXXXXX)
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     rm -f -- "$mnt"/* 2>/dev/null || true
     umount "$mnt" 2>/dev/null || true
