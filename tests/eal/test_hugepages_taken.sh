@@ -28,6 +28,7 @@ cleanup() {
     rmdir "$mnt" 2>/dev/null || true
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM # through the EXIT trap: never leave the mount behind
 if ! mount -t hugetlbfs -o "pagesize=2M,size=$((pages * 2))M" nodev "$mnt" 2>/dev/null; then
     echo "SKIP: cannot mount a private hugetlbfs (needs root / CAP_SYS_ADMIN)"
     exit 77
