@@ -40,6 +40,7 @@
 #include "budget.hpp"
 #include "maintenance.hpp"
 #include "pmd_guard.hpp"
+#include "provider.hpp"
 
 RTE_LOG_REGISTER_IMPL(elastic_mempool_logtype, "mempool.elastic", NOTICE);
 #define EMP_LOG(level, ...) \
@@ -1237,8 +1238,12 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
              s->mz_seq++);
     // Only on the pool's node: a chunk elsewhere would defeat NUMA placement. Cache-line
     // aligned, whole pages with its malloc header (plan_chunk).
-    const rte_memzone *mz = rte_memzone_reserve_aligned(name, plan.reserve, mp->socket_id, 0,
-                                                        RTE_CACHE_LINE_SIZE);
+    const rte_memzone *mz = nullptr;
+    if (reserve_fault_check(plan.reserve) != 0) // tests' fault injection (provider.hpp)
+        rte_errno = ENOMEM;
+    else
+        mz = rte_memzone_reserve_aligned(name, plan.reserve, mp->socket_id, 0,
+                                         RTE_CACHE_LINE_SIZE);
     if (mz == nullptr) {
         s->led->grow_failed(mem, tsc_ns() - t0);
         EMP_LOG(DEBUG, "%s: no memzone of %zu bytes: %s\n", mp->name, plan.reserve,
@@ -1337,7 +1342,13 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         return veto < 0 ? veto : -EPERM;
     }
     const uint64_t t1 = tsc_ns();
-    c.last_alloc_ns = now_ns(s);
+    // A process that does not own the pool's custom clock cannot read it (its time is another
+    // clock's, possibly far ahead: the chunk would look used in the future and never idle).
+    // The chunk gets a mark that the owner's next tick turns into its time, as gets do, and the
+    // ledger a time of the owner's clock it already knows (the previous chunk's).
+    const bool foreign_clock = s->clock != nullptr && s->owner_pid != self_pid && idx > 0;
+    c.last_alloc_ns = foreign_clock ? s->led->rec(idx - 1).last_alloc_ns : now_ns(s);
+    c.alloc_mark = foreign_clock;
 
     s->led->add(staged, uint64_t(mem), c.last_alloc_ns,
                 base ? grow_kind::base

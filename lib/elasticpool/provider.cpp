@@ -243,9 +243,42 @@ std::unique_ptr<chunk_memory> reserve_mmap(size_t size, int socket, bool pinned)
 
 } // namespace
 
+namespace {
+struct fault_hook {
+    reserve_fault_fn *fn;
+    void *ctx;
+};
+std::atomic<const fault_hook *> fault{nullptr};
+fault_hook fault_slots[2]; // set alternates between them: a hook never changes under a reader
+unsigned fault_next = 0;
+} // namespace
+
+void reserve_fault_set(reserve_fault_fn *fn, void *ctx) noexcept
+{
+    if (fn == nullptr) {
+        fault.store(nullptr, std::memory_order_release);
+        return;
+    }
+    fault_hook &h = fault_slots[fault_next++ % 2];
+    h = {fn, ctx};
+    fault.store(&h, std::memory_order_release);
+}
+
+int reserve_fault_check(size_t size) noexcept
+{
+    const fault_hook *h = fault.load(std::memory_order_acquire);
+    return h == nullptr ? 0 : h->fn(size, h->ctx);
+}
+
 std::unique_ptr<chunk_memory> reserve_chunk(provider_kind kind, size_t size, int socket,
                                             const char *tag) noexcept
 {
+    if (const int err = reserve_fault_check(size); err != 0) {
+        EP_LOG(WARNING, "%s chunk of %zu bytes refused by fault injection (%d)",
+               provider_name(kind), size, err);
+        rte_errno = ENOMEM;
+        return nullptr;
+    }
     switch (kind) {
     case provider_kind::memzone: return reserve_memzone(size, socket, tag);
     case provider_kind::hugetlb: return reserve_mmap(size, socket, true);

@@ -61,6 +61,17 @@ inline constexpr size_t memzone_head = 4096;
 std::unique_ptr<chunk_memory> reserve_chunk(provider_kind kind, size_t size, int socket,
                                             const char *tag) noexcept;
 
+// Fault injection, for tests (issue 13). While a hook is set, every chunk reservation of either
+// face (reserve_chunk, and the memzones of elastic mempools) first calls it with the bytes
+// wanted; a non-zero answer refuses that reservation as the provider would (nothing reserved,
+// rte_errno ENOMEM, counted in nb_grow_fail). The hook may sleep: a slow provider. It runs under
+// the pool's growth lock, in any thread that grows. Internal C++, not exported by the shared
+// library: tests that link the core set it. nullptr clears it.
+using reserve_fault_fn = int(size_t size, void *ctx);
+void reserve_fault_set(reserve_fault_fn *fn, void *ctx) noexcept;
+// 0 when there is no hook or it lets this reservation go on.
+int reserve_fault_check(size_t size) noexcept;
+
 // Whether the DPDK EAL has been initialised in this process.
 bool eal_is_up() noexcept;
 
