@@ -72,12 +72,13 @@ print("bench-varsize: %s, %d CPUs @ %s MHz, date %s"
       % (ctx.get("host_name", "?"), ctx.get("num_cpus", 0), ctx.get("mhz_per_cpu", "?"),
          ctx.get("date", "?")))
 print("ns per alloc+free pair, wall time / all pairs, median of repetitions; tc = elastic with")
-print("its per-thread cache; ratio columns = elastic_tc's rate / the other's rate")
+print("its per-thread cache; ratio columns = elastic_tc's rate / the other's rate; el cpu, tc cpu:")
+print("CPU ns per pair of one thread (what the machine's load does not inflate)")
 print()
 apis = ["elastic", "elastic_tc", "rte_malloc", "malloc", "mempool"]
-hdr = "%-6s %3s %8s %8s %9s %8s %8s | %7s %8s %8s %8s | %6s" % (
+hdr = "%-6s %3s %8s %8s %9s %8s %8s | %7s %8s %8s %8s | %6s %6s" % (
     "size", "thr", "elastic", "tc", "rte_mall", "malloc", "mempool",
-    "tc/el", "tc/rte_m", "tc/mall", "tc/mpool", "tc cpu")
+    "tc/el", "tc/rte_m", "tc/mall", "tc/mpool", "el cpu", "tc cpu")
 print(hdr)
 print("-" * len(hdr))
 order = {"4KiB": 0, "16KiB": 1, "64KiB": 2, "256KiB": 3, "1MiB": 4, "mixed": 5}
@@ -87,11 +88,12 @@ for key in sorted(real, key=lambda k: (order.get(k[0], 9), k[1])):
     r = real[key]
     t = r.get("elastic_tc")
     c = cpu.get(key, {}).get("elastic_tc")
-    print("%-6s %3d %s %s  %s %s %s | %s %s %s %s | %6.1f"
+    ce = cpu.get(key, {}).get("elastic")
+    print("%-6s %3d %s %s  %s %s %s | %s %s %s %s | %6.1f %6.1f"
           % (key[0], key[1], f(r.get("elastic")), f(t), f(r.get("rte_malloc")),
              f(r.get("malloc")), f(r.get("mempool")), x(t, r.get("elastic")),
              x(t, r.get("rte_malloc")), x(t, r.get("malloc")), x(t, r.get("mempool")),
-             c or 0))
+             ce or 0, c or 0))
 print()
 print("two threads on one pool: pairs/s of 2 threads / pairs/s of 1 thread")
 for size in sorted({k[0] for k in real}, key=lambda s: order.get(s, 9)):

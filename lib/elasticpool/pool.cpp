@@ -490,13 +490,19 @@ void *var_pool::alloc(size_t size) noexcept
         }
         return tc_alloc_slow(unsigned(order));
     }
-    if (tc_top_ >= 0)
-        return tc_alloc_slow(unsigned(order)); // a larger class: the own cache may merge into it
     std::lock_guard lk(mu_);
     void *p = nullptr;
-    if (waiters_.empty())
-        p = take_or_grow(unsigned(order), now());
-    else
+    if (waiters_.empty()) {
+        const uint64_t t = now();
+        p = take(unsigned(order), t);
+        // A class above the cached ones: this thread's cached buffers may merge into it, and
+        // go home before the pool grows.
+        if (p == nullptr && tc_top_ >= 0)
+            if (thread_cache *c = my_cache(); c != nullptr && tc_flush_locked(*c) != 0)
+                p = take(unsigned(order), t);
+        if (p == nullptr)
+            p = take_or_grow(unsigned(order), t);
+    } else
         rte_errno = ENOBUFS; // nobody overtakes a waiter
     if (p == nullptr)
         nb_alloc_fail_++;
