@@ -157,6 +157,33 @@ TEST(thread_cache, hit_path_serves_from_the_threads_own_cache)
     });
 }
 
+// The documented limit of the opt-in: a double free into a cache is caught when the cache goes
+// home (logged, the copy dropped), and the pool's heap stays consistent.
+TEST(thread_cache, double_free_into_a_cache_is_caught_when_it_goes_home)
+{
+    const std::string n = unique_name("tc-dbl");
+    pool_ptr pool = make_pool(n, MiB, MiB, MiB, 8);
+    ASSERT_NE(pool, nullptr);
+    in_thread([&] {
+        void *a = elastic_buf_alloc(pool.get(), page);
+        ASSERT_NE(a, nullptr);
+        ASSERT_EQ(elastic_buf_free(pool.get(), a), 0);
+        EXPECT_EQ(elastic_buf_free(pool.get(), a), 0) << "not caught here (documented)";
+        log_capture log;
+        EXPECT_GT(elastic_pool_thread_cache_flush(pool.get()), 0);
+        EXPECT_NE(log.text().find("freed twice"), std::string::npos) << log.text();
+        const auto st = stats_of(pool.get());
+        EXPECT_EQ(st.thread_cached_bytes, 0u);
+        EXPECT_EQ(st.in_use_bytes, 0u);
+        // The heap is whole: the base goes out as one buffer, and a third free is refused.
+        void *whole = elastic_buf_alloc(pool.get(), MiB);
+        EXPECT_NE(whole, nullptr);
+        EXPECT_EQ(elastic_buf_free(pool.get(), whole), 0);
+        EXPECT_EQ(elastic_pool_thread_cache_flush(pool.get()), 0);
+        EXPECT_EQ(elastic_buf_free(pool.get(), a), -EINVAL);
+    });
+}
+
 TEST(thread_cache, large_classes_and_grown_chunks_bypass_the_cache)
 {
     const std::string n = unique_name("tc-big");
