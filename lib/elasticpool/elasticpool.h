@@ -275,6 +275,9 @@ struct elastic_pool *elastic_pool_create(const struct elastic_pool_params *p) EL
  *     the call that runs its callbacks returns (to its caller: no use of the pool after that);
  *   - a pool of a NUMA family leaves its family: lookups for its node give ENOENT, and
  *     elastic_numa_family_free() does not free it again.
+ *   - buffers in the per-thread caches of live threads (elastic_pool_params.thread_cache) are
+ *     free, not "still out": they go back with the pool, and those threads' caches of it are
+ *     detached (the threads go on with other pools and exit normally).
  * Any other call on the pool concurrent with or after this one is undefined. NULL is a no-op.
  */
 void elastic_pool_free(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
