@@ -126,6 +126,11 @@ for size in ("64KiB", "256KiB", "1MiB"):
 print("targets of issue 10 (elastic_tc, one thread unless said):")
 for what, ok, val in checks:
     print("  %-55s %-7s %s" % (what, "met" if ok else "MISSED", val))
+c1, c2 = cpu.get(("4KiB", 1), {}).get("elastic_tc"), cpu.get(("4KiB", 2), {}).get("elastic_tc")
+if c1 and c2:
+    print("  (CPU ns per 4 KiB pair and thread, 2 threads / 1 thread: %.2f; about 1 means the"
+          % (c2 / c1))
+    print("   threads did not slow each other: a scaling miss is then the CPUs the run got)")
 PY
 grep -h "elastic pool" "$tmp/console.txt" 2>/dev/null || true
 echo "load average before/after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
