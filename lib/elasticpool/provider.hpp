@@ -9,7 +9,8 @@
 //            to a hugepage stay IOVA-contiguous) and its first 4 KiB (the header's) are not
 //            usable: head() says so (memzone_pages()).
 //   hugetlb  no EAL: mmap with huge pages when the kernel has them (4 KiB pages otherwise),
-//            mbind to the node (libnuma), mlock. No IOVA.
+//            mbind to the node (libnuma), mlock. No IOVA. Pools size its chunks in whole
+//            hugepages (hugetlb_page_size()), so a chunk maps exactly its size either way.
 //   heap     ordinary anonymous pages, not pinned: unit tests and trace replay.
 #pragma once
 
@@ -47,6 +48,10 @@ protected:
 // or 0 without hugepages (--no-huge) or without the EAL. Chunks of the memzone provider are
 // whole multiples of it and hold exactly their pages (see memzone above).
 size_t memzone_page_size() noexcept;
+
+// The kernel's default hugepage size (Hugepagesize in /proc/meminfo, read once): what the
+// hugetlb provider's MAP_HUGETLB maps; 2 MiB when it cannot be read.
+size_t hugetlb_page_size() noexcept;
 
 // Bytes at the start of a memzone chunk that are not usable (its malloc header's 4 KiB page).
 inline constexpr size_t memzone_head = 4096;
