@@ -213,6 +213,13 @@ int elastic_pool_trim(struct elastic_pool *pool) noexcept
     return var_pool::from(pool)->trim();
 }
 
+int elastic_pool_thread_cache_flush(struct elastic_pool *pool) noexcept
+{
+    if (pool == nullptr)
+        return fail(EINVAL);
+    return var_pool::from(pool)->thread_cache_flush();
+}
+
 int elastic_pool_stats_get(const struct elastic_pool *pool, struct elastic_pool_stats *st) noexcept
 {
     if (pool == nullptr || st == nullptr)

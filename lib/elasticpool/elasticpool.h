@@ -24,7 +24,8 @@
  * Error contract: constructors return NULL and set rte_errno; int-returning calls return -errno
  * and set rte_errno. Every call is thread-safe and never throws.
  *
- * Blocking: every call on a pool takes that pool's lock (a mutex, held for the bookkeeping only).
+ * Blocking: every call on a pool takes that pool's lock (a mutex, held for the bookkeeping only),
+ * except the allocations and frees a per-thread cache serves (elastic_pool_params.thread_cache).
  * Only elastic_buf_alloc_timeout() waits for memory to be freed. A call that grows the pool
  * (elastic_buf_alloc(), elastic_buf_alloc_async(), elastic_pool_maintain()) reserves the chunk
  * from its provider under the lock: a memzone or a hugetlb mmap + mlock, which can take
@@ -57,6 +58,11 @@ extern "C" {
 
 /** Smallest buffer class: 4 KiB. */
 #define ELASTIC_BUF_MIN_SIZE 4096u
+
+/** Most buffers per class a thread cache holds (elastic_pool_params.thread_cache). */
+#define ELASTIC_POOL_THREAD_CACHE_MAX 64u
+/** Largest class a thread cache holds: 64 KiB (classes 4, 8, 16, 32 and 64 KiB are cached). */
+#define ELASTIC_POOL_THREAD_CACHE_MAX_CLASS (64u * 1024u)
 
 /** @name Pool flags (elastic_pool_params.flags)
  * @{ */
@@ -158,6 +164,22 @@ struct elastic_pool_params {
 	void *clock_ctx;           /**< passed to clock */
 	elastic_chunk_hook_fn *chunk_hook; /**< NULL: none; see elastic_chunk_event */
 	void *chunk_hook_arg;      /**< passed to chunk_hook */
+	/**
+	 * Per-thread cache (0 = none, the default; at most ELASTIC_POOL_THREAD_CACHE_MAX): each
+	 * thread that allocates or frees keeps up to this many free buffers of each class up to
+	 * ELASTIC_POOL_THREAD_CACHE_MAX_CLASS (and per class at most 1/16 of the base) for itself,
+	 * so that its common alloc + free takes no lock and writes no shared cache line. Only
+	 * buffers of the base chunk are cached (it is never released: a cache never pins a chunk
+	 * the release rule wants); cached buffers count as free in the stats and for the release
+	 * rule. While a request waits, every cache is flushed home by its thread's next call on
+	 * the pool, and allocations and frees go through the pool (FIFO: nobody overtakes a
+	 * waiter). A thread's cached buffers go home when it exits or calls
+	 * elastic_pool_thread_cache_flush(); a thread that stops calling the pool keeps them until
+	 * then. Opt-in because a double free into a cache is caught only when the cache goes home
+	 * (logged, the copy dropped): until then that buffer can be handed out twice in that
+	 * thread. docs/architecture.md, "Per-thread caches".
+	 */
+	uint32_t thread_cache;
 };
 
 /** The limits that can stop a growth (elastic_pool_stats.last_limit). */
@@ -211,6 +233,9 @@ struct elastic_pool_stats {
 	size_t wall_size;           /**< the wall */
 	size_t max_buf_size;        /**< largest class served */
 	uint64_t nb_hook_vetoes;    /**< chunks the chunk hook refused (ELASTIC_LIMIT_HOOK) */
+	/** Bytes of free buffers parked in per-thread caches now (counted as free: not in
+	 *  in_use_bytes; nb_allocs and nb_frees count the ones caches served). */
+	uint64_t thread_cached_bytes;
 };
 
 /**
@@ -261,6 +286,9 @@ struct elastic_pool *elastic_pool_create(const struct elastic_pool_params *p) EL
  *     the call that runs its callbacks returns (to its caller: no use of the pool after that);
  *   - a pool of a NUMA family leaves its family: lookups for its node give ENOENT, and
  *     elastic_numa_family_free() does not free it again.
+ *   - buffers in the per-thread caches of live threads (elastic_pool_params.thread_cache) are
+ *     free, not "still out": they go back with the pool, and those threads' caches of it are
+ *     detached (the threads go on with other pools and exit normally).
  * Any other call on the pool concurrent with or after this one is undefined. NULL is a no-op.
  */
 void elastic_pool_free(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
@@ -339,6 +367,13 @@ size_t elastic_buf_size(const struct elastic_pool *pool, const void *buf) ELASTI
  *   (hugetlb and heap providers without the EAL: rte_errno = ENOTSUP).
  */
 rte_iova_t elastic_buf_iova(const struct elastic_pool *pool, const void *buf) ELASTIC_NOEXCEPT;
+
+/**
+ * Move the calling thread's cached buffers of @p pool (elastic_pool_params.thread_cache) home to
+ * the pool, serving waiters first (their callbacks run before this returns).
+ * @return the number of buffers moved (0 without a cache), -EINVAL for a NULL pool.
+ */
+int elastic_pool_thread_cache_flush(struct elastic_pool *pool) ELASTIC_NOEXCEPT;
 
 /**
  * One maintenance tick now, in addition to any automatic ones, in the calling thread. Under the

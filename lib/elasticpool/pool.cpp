@@ -33,6 +33,7 @@ size_t round_pages(size_t n) { return (n + page_size - 1) & ~(page_size - 1); }
 size_t floor_class(size_t n) { return n < page_size ? 0 : std::bit_floor(n); }
 
 std::atomic<uint32_t> pool_seq{0};
+std::atomic<uint64_t> pool_uid{0}; // var_pool::seq_
 
 } // namespace
 
@@ -60,6 +61,11 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
     }
     if (p.base_size == 0 || p.wall_size == 0) {
         EP_LOG(ERR, "pool %s: base and wall sizes must be > 0", p.name);
+        return EINVAL;
+    }
+    if (p.thread_cache > ELASTIC_POOL_THREAD_CACHE_MAX) {
+        EP_LOG(ERR, "pool %s: thread_cache %u above ELASTIC_POOL_THREAD_CACHE_MAX (%u)", p.name,
+               p.thread_cache, ELASTIC_POOL_THREAD_CACHE_MAX);
         return EINVAL;
     }
     if (p.tick_ms == 0 || p.sample_period_ms == 0 || p.idle_period_ms == 0) {
@@ -139,6 +145,7 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
     out.idle_ns = uint64_t(p.idle_period_ms) * ns_per_ms;
     out.headroom = p.headroom_chunks;
     out.flags = p.flags;
+    out.thread_cache = p.thread_cache;
     out.provider = kind;
     out.clock = p.clock != nullptr ? p.clock : policy_clock_ns;
     out.clock_ctx = p.clock_ctx;
@@ -186,13 +193,23 @@ class var_pool::face final : public ledger_face {
 public:
     face(var_pool &p, chunk_list &out, uint64_t now) noexcept : p_(p), out_(out), now_(now) {}
 
-    uint64_t chunk_in_use(uint32_t i) noexcept override { return p_.chunks_[i]->in_use; }
+    uint64_t chunk_in_use(uint32_t i) noexcept override
+    {
+        if (i != 0 || p_.tc_top_ < 0)
+            return p_.chunks_[i]->in_use;
+        uint64_t bytes, bufs; // cached base buffers are home
+        p_.tc_cached(bytes, bufs);
+        return p_.chunks_[0]->in_use - std::min(bufs, p_.chunks_[0]->in_use);
+    }
     uint64_t free_units() noexcept override { return free_bytes(p_.chunks_.size()); }
     uint64_t free_units_outside_last() noexcept override
     {
         return free_bytes(p_.chunks_.size() - 1);
     }
-    uint64_t in_use_bytes() noexcept override { return p_.in_use_bytes_; }
+    uint64_t in_use_bytes() noexcept override
+    {
+        return p_.in_use_bytes_ - std::min(p_.in_use_bytes_, p_.tc_cached_bytes());
+    }
     bool has_waiters() noexcept override { return !p_.waiters_.empty(); }
     bool grow_ahead() noexcept override
     {
@@ -219,7 +236,7 @@ public:
 private:
     uint64_t free_bytes(size_t n) const noexcept
     {
-        uint64_t b = 0;
+        uint64_t b = n > 0 ? p_.tc_cached_bytes() : 0; // cached base buffers are free
         for (size_t i = 0; i < n; i++)
             if (!(p_.retiring_ && i + 1 == p_.chunks_.size()))
                 b += uint64_t(p_.chunks_[i]->heap.free_pages()) << page_shift;
@@ -271,6 +288,19 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
             return nullptr;
         }
         p->ledger_.add(cfg.base_size, cfg.base_size, p->now(), grow_kind::base, 0);
+        p->base_lo_ = p->chunks_[0]->base;
+        p->base_len_ = p->chunks_[0]->size;
+        p->seq_ = pool_uid.fetch_add(1, std::memory_order_relaxed) + 1;
+        for (unsigned k = 0; cfg.thread_cache != 0 && k < tc_classes && k <= cfg.max_order;
+             k++) {
+            const uint64_t cap = (cfg.base_size / tc_base_share) >> (page_shift + k);
+            p->tc_cap_[k] = uint32_t(std::min<uint64_t>(cfg.thread_cache, cap));
+            if (p->tc_cap_[k] == 0)
+                break;
+            p->tc_top_ = int(k);
+        }
+        if (p->tc_top_ >= 0)
+            p->base_cls_.reset(new std::atomic<uint8_t>[p->base_len_ >> page_shift]());
         snprintf(p->tag_, sizeof(p->tag_), "%s", tag);
         EP_LOG(DEBUG, "pool %s: base %zu, chunk %zu, wall %zu, max buffer %zu, provider %s",
                cfg.name.c_str(), cfg.base_size, cfg.chunk_size, cfg.wall_size, cfg.max_buf_size,
@@ -353,8 +383,15 @@ void *var_pool::take(unsigned order, uint64_t t) noexcept
         ledger_.note_request(page_size << order);
         in_use_bytes_ += page_size << order;
         nb_allocs_++;
-        ledger_.observe(in_use_bytes_);
-        return reinterpret_cast<void *>(c.base + (size_t(pg) << page_shift));
+        void *p = reinterpret_cast<void *>(c.base + (size_t(pg) << page_shift));
+        if (tc_top_ >= 0) {
+            if (i == 0)
+                base_mark(p, order);
+            ledger_.observe(in_use_bytes_ - std::min(in_use_bytes_, tc_cached_bytes()));
+        } else {
+            ledger_.observe(in_use_bytes_);
+        }
+        return p;
     }
     return nullptr;
 }
@@ -443,11 +480,33 @@ void *var_pool::alloc(size_t size) noexcept
         rte_errno = EINVAL;
         return nullptr;
     }
+    if (order <= tc_top_) {
+        // Cache hit: this thread's own lines only (thread_cache.hpp).
+        thread_cache *c = my_cache();
+        if (c != nullptr && c->gen_seen == tc_gen_.load(std::memory_order_relaxed)) {
+            const uint32_t n = c->n[order].load(std::memory_order_relaxed);
+            if (n != 0) {
+                c->n[order].store(n - 1, std::memory_order_relaxed);
+                c->allocs.store(c->allocs.load(std::memory_order_relaxed) + 1,
+                                std::memory_order_relaxed);
+                return c->bufs[order][n - 1];
+            }
+        }
+        return tc_alloc_slow(unsigned(order));
+    }
     std::lock_guard lk(mu_);
     void *p = nullptr;
-    if (waiters_.empty())
-        p = take_or_grow(unsigned(order), now());
-    else
+    if (waiters_.empty()) {
+        const uint64_t t = now();
+        p = take(unsigned(order), t);
+        // A class above the cached ones: this thread's cached buffers may merge into it, and
+        // go home before the pool grows.
+        if (p == nullptr && tc_top_ >= 0)
+            if (thread_cache *c = my_cache(); c != nullptr && tc_flush_locked(*c) != 0)
+                p = take(unsigned(order), t);
+        if (p == nullptr)
+            p = take_or_grow(unsigned(order), t);
+    } else
         rte_errno = ENOBUFS; // nobody overtakes a waiter
     if (p == nullptr)
         nb_alloc_fail_++;
@@ -464,6 +523,8 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
         return -EINVAL;
     }
     void *p = nullptr;
+    served_list served_now; // waiters that this thread's cache, flushed, serves first
+    int result = 0;
     {
         std::lock_guard lk(mu_);
         for (const waiter &w : waiters_) {
@@ -474,8 +535,25 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
                 return -EEXIST;
             }
         }
-        if (waiters_.empty())
-            p = take_or_grow(unsigned(order), now());
+        try {
+            served_now.reserve(4);
+        } catch (const std::bad_alloc &) {
+            rte_errno = ENOMEM;
+            return -ENOMEM;
+        }
+        thread_cache *c = tc_top_ >= 0 ? my_cache() : nullptr;
+        if (c != nullptr)
+            tc_sync_locked(*c, served_now);
+        if (waiters_.empty()) {
+            const uint64_t t = now();
+            p = take(unsigned(order), t);
+            // Before growing or queueing, this thread's own cached buffers go home.
+            if (p == nullptr && c != nullptr && tc_flush_locked(*c) != 0)
+                p = take(unsigned(order), t);
+            if (p == nullptr)
+                p = take_or_grow(unsigned(order), t);
+        }
+        int err = 0;
         if (p == nullptr && !growth_can_serve(unsigned(order))) {
             // Only the base could ever hold it, and not now: queued, it could wait for ever and
             // hold up every request behind it. Refused instead (the pool can grow, so every
@@ -484,27 +562,41 @@ int var_pool::alloc_async(size_t size, elastic_buf_cb_t *cb, void *arg) noexcept
             EP_LOG(DEBUG, "pool %s: request of %zu bytes refused: larger than a chunk (%zu) "
                    "and the base has no room for it now", cfg_.name.c_str(), size,
                    cfg_.chunk_size);
-            rte_errno = ENOBUFS;
-            return -ENOBUFS;
-        }
-        if (p == nullptr) {
+            err = ENOBUFS;
+        } else if (p == nullptr) {
             try {
                 waiters_.push_back(waiter{unsigned(order), cb, arg});
+                nb_queued_++;
+                // Demand includes what waits: at the wall, in use alone would under-report it.
+                waiting_bytes_ += page_size << order;
+                ledger_.observe(in_use_bytes_ - std::min(in_use_bytes_, tc_cached_bytes()),
+                                waiting_bytes_);
+                tc_note_waiters(); // every cache flushes home and stops serving
             } catch (const std::bad_alloc &) {
                 nb_alloc_fail_++;
-                rte_errno = ENOMEM;
-                return -ENOMEM;
+                err = ENOMEM;
             }
-            nb_queued_++;
-            // Demand includes what waits: at the wall, in use alone would under-report it.
-            waiting_bytes_ += page_size << order;
-            ledger_.observe(in_use_bytes_, waiting_bytes_);
-            return 0;
+        } else {
+            try {
+                served_now.push_back(served{cb, arg, p});
+            } catch (const std::bad_alloc &) {
+                untake(p, unsigned(order));
+                nb_alloc_fail_++;
+                err = ENOMEM;
+            }
+        }
+        if (served_now.empty()) {
+            if (err != 0)
+                rte_errno = err;
+            return -err;
         }
         users_++;
+        result = -err;
     }
-    run_callbacks_and_release(served_list{served{cb, arg, p}});
-    return 0;
+    run_callbacks_and_release(served_now);
+    if (result != 0)
+        rte_errno = -result;
+    return result;
 }
 int var_pool::cancel(elastic_buf_cb_t *cb, void *arg) noexcept
 {
@@ -520,6 +612,7 @@ int var_pool::cancel(elastic_buf_cb_t *cb, void *arg) noexcept
         const bool was_head = it == waiters_.begin();
         waiting_bytes_ -= page_size << it->order;
         waiters_.erase(it);
+        tc_note_waiters();
         // The one behind a cancelled head may fit now: serve it rather than strand it until
         // the next free.
         if (was_head)
@@ -639,6 +732,7 @@ void var_pool::release() noexcept
 
 void var_pool::destroy() noexcept
 {
+    tc_detach_all(); // the caches of live threads come home first (thread_cache.cpp)
     std::unique_lock lk(mu_);
     dying_.store(true, std::memory_order_release);
     size_t dropped = 0;
@@ -669,6 +763,17 @@ void var_pool::destroy() noexcept
     delete this;
 }
 
+void var_pool::untake(void *p, unsigned order) noexcept
+{
+    chunk *c = find(p);
+    if (tc_top_ >= 0 && c == chunks_[0].get())
+        base_unmark(p);
+    c->heap.free(uint32_t((uintptr_t(p) - c->base) >> page_shift));
+    c->in_use--;
+    in_use_bytes_ -= page_size << order;
+    nb_allocs_--;
+}
+
 void var_pool::serve_waiters(served_list &out, bool may_grow) noexcept
 {
     const uint64_t t = waiters_.empty() ? 0 : now();
@@ -680,24 +785,49 @@ void var_pool::serve_waiters(served_list &out, bool may_grow) noexcept
         try {
             out.push_back(served{w.cb, w.arg, p});
         } catch (const std::bad_alloc &) {
-            // Cannot record it: give the block back and leave the waiter queued.
-            chunk *c = find(p);
-            c->heap.free(uint32_t((uintptr_t(p) - c->base) >> page_shift));
-            c->in_use--;
-            in_use_bytes_ -= page_size << w.order;
-            nb_allocs_--;
+            untake(p, w.order); // cannot record it: the waiter stays queued
             break;
         }
         waiting_bytes_ -= page_size << w.order;
         waiters_.pop_front();
     }
+    tc_note_waiters();
 }
 
 int var_pool::free(void *buf) noexcept
 {
+    thread_cache *tc = nullptr;
+    if (tc_top_ >= 0) {
+        tc = my_cache();
+        if (in_base(buf)) {
+            // Cache hit: a base buffer of a cached class, room in this thread's cache
+            // (thread_cache.hpp). Anything else takes the lock below.
+            if (tc != nullptr && tc->gen_seen == tc_gen_.load(std::memory_order_relaxed) &&
+                (uintptr_t(buf) & (page_size - 1)) == 0) {
+                const unsigned cls = base_cls_[(uintptr_t(buf) - base_lo_) >> page_shift].load(
+                    std::memory_order_relaxed);
+                if (cls != 0 && int(cls) - 1 <= tc_top_) {
+                    const unsigned o = cls - 1;
+                    const uint32_t n = tc->n[o].load(std::memory_order_relaxed);
+                    if (n < tc_cap_[o]) {
+                        tc->bufs[o][n] = buf;
+                        tc->n[o].store(n + 1, std::memory_order_relaxed);
+                        tc->frees.store(tc->frees.load(std::memory_order_relaxed) + 1,
+                                        std::memory_order_relaxed);
+                        return 0;
+                    }
+                }
+            }
+            if (tc == nullptr)
+                tc = tc_attach();
+        }
+    }
     served_list served_now;
+    int rc = 0;
     {
         std::lock_guard lk(mu_);
+        if (tc != nullptr)
+            tc_sync_locked(*tc, served_now);
         chunk *c = find(buf);
         const uintptr_t off = c != nullptr ? uintptr_t(buf) - c->base : 0;
         int order = -1;
@@ -707,25 +837,37 @@ int var_pool::free(void *buf) noexcept
             EP_LOG(ERR, "pool %s: free of %p, which is not a buffer handed out (%s)",
                    cfg_.name.c_str(), buf, c == nullptr ? "outside every chunk"
                                                         : "interior pointer or already freed");
-            rte_errno = EINVAL;
-            return -EINVAL;
-        }
-        c->in_use--;
-        in_use_bytes_ -= page_size << order;
-        nb_frees_++;
-        if (!waiters_.empty()) {
-            try {
-                served_now.reserve(4);
-            } catch (const std::bad_alloc &) {
+            rc = -EINVAL;
+        } else {
+            if (tc_top_ >= 0 && c == chunks_[0].get())
+                base_unmark(buf);
+            c->in_use--;
+            in_use_bytes_ -= page_size << order;
+            nb_frees_++;
+            if (!waiters_.empty()) {
+                try {
+                    served_now.reserve(4);
+                } catch (const std::bad_alloc &) {
+                }
+                serve_waiters(served_now, true);
+            } else if (tc != nullptr && c == chunks_[0].get() && order <= tc_top_ &&
+                       tc->n[order].load(std::memory_order_relaxed) >= tc_cap_[order]) {
+                // The class is full in this thread's cache: half of it goes home with this
+                // one, so that the next frees hit again.
+                tc_trim_locked(*tc, unsigned(order), tc_cap_[order] / 2);
             }
-            serve_waiters(served_now, true);
         }
-        if (served_now.empty())
-            return 0;
+        if (served_now.empty()) {
+            if (rc != 0)
+                rte_errno = -rc;
+            return rc;
+        }
         users_++;
     }
     run_callbacks_and_release(served_now);
-    return 0;
+    if (rc != 0)
+        rte_errno = -rc;
+    return rc;
 }
 
 size_t var_pool::buf_size(const void *buf) const noexcept
@@ -767,6 +909,15 @@ int var_pool::maintain() noexcept
     {
         std::lock_guard lk(mu_);
         const uint64_t t = now();
+        if (tc_top_ >= 0) {
+            // Cache hits are allocations from the base: its idle time restarts (to a tick).
+            uint64_t allocs, frees;
+            tc_counts(allocs, frees);
+            if (allocs != tc_allocs_seen_) {
+                tc_allocs_seen_ = allocs;
+                ledger_.note_alloc(0, t);
+            }
+        }
         // Waiters below the wall wait for a growth the provider refused: retry it.
         if (!waiters_.empty())
             serve_waiters(served_now, true);
@@ -798,9 +949,15 @@ void var_pool::stats(elastic_pool_stats &st) const noexcept
     std::lock_guard lk(mu_);
     st = elastic_pool_stats{};
     ledger_.fill_stats(st);
-    st.in_use_bytes = in_use_bytes_;
-    st.nb_allocs = nb_allocs_;
-    st.nb_frees = nb_frees_;
+    uint64_t cached = 0, cached_bufs = 0, tc_allocs = 0, tc_frees = 0;
+    if (tc_top_ >= 0) {
+        tc_cached(cached, cached_bufs);
+        tc_counts(tc_allocs, tc_frees);
+    }
+    st.in_use_bytes = in_use_bytes_ - std::min(in_use_bytes_, cached);
+    st.thread_cached_bytes = cached;
+    st.nb_allocs = nb_allocs_ + tc_allocs;
+    st.nb_frees = nb_frees_ + tc_frees;
     st.nb_alloc_fail = nb_alloc_fail_;
     st.nb_queued = nb_queued_;
     st.nb_waiters = uint32_t(waiters_.size());

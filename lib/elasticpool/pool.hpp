@@ -4,7 +4,8 @@
 // stats, sizing) are the chunk ledger's (ledger.hpp); this class carves the chunks' memory,
 // serves and queues requests, and tells the ledger what is home.
 //
-// One mutex per pool guards everything; the fast path is lock, scan the chunks in order of
+// One mutex per pool guards everything but the per-thread caches (thread_cache.hpp, opt-in),
+// which serve small classes without it; the locked path is lock, scan the chunks in order of
 // addition for one whose buddy heap has a free block of the class, split, stamp the chunk's
 // last-allocation time in the ledger, unlock. Callbacks of served waiters run after the lock is
 // dropped, in FIFO order. Chunk memory is given back after the lock is dropped too.
@@ -24,6 +25,7 @@
 #include "elasticpool.h"
 #include "ledger.hpp"
 #include "provider.hpp"
+#include "thread_cache.hpp"
 
 namespace elastic::detail {
 
@@ -38,6 +40,7 @@ struct pool_config {
     uint64_t tick_ns, sample_ns, idle_ns;
     uint32_t headroom;
     uint32_t flags;
+    uint32_t thread_cache; // buffers per class per thread cache (0: none)
     provider_kind provider;
     elastic_clock_fn *clock;
     void *clock_ctx;
@@ -69,6 +72,11 @@ public:
     int free(void *buf) noexcept;
     size_t buf_size(const void *buf) const noexcept;
     rte_iova_t buf_iova(const void *buf) const noexcept;
+
+    int thread_cache_flush() noexcept; // the calling thread's cache goes home
+    // Thread exit (thread_cache.cpp): c's buffers go home, c leaves the pool. Called with
+    // tc_registry_mutex() held in `reg`, which it unlocks before running served callbacks.
+    void tc_thread_exit(thread_cache *c, std::unique_lock<std::mutex> &reg) noexcept;
 
     int maintain() noexcept; // one tick
     int trim() noexcept;
@@ -134,6 +142,29 @@ private:
     bool growth_can_serve(unsigned order) const noexcept;
     // Serve the queue head first while memory is there (growing only when may_grow).
     void serve_waiters(served_list &out, bool may_grow) noexcept;
+    void untake(void *p, unsigned order) noexcept; // undo a take() not handed out
+
+    // Per-thread caches (thread_cache.hpp; the fast paths in pool.cpp, the rest in
+    // thread_cache.cpp).
+    thread_cache *my_cache() const noexcept;
+    thread_cache *tc_attach() noexcept;              // without mu_; nullptr when none can be had
+    void *tc_alloc_slow(unsigned order) noexcept;
+    bool in_base(const void *p) const noexcept
+    {
+        return uintptr_t(p) - base_lo_ < base_len_;
+    }
+    void base_mark(const void *p, unsigned order) noexcept;  // handed out of the base heap
+    void base_unmark(const void *p) noexcept;                // back in the base heap
+    // With mu_ held:
+    uint32_t tc_flush_locked(thread_cache &c) noexcept;     // all of c home; buffers moved
+    uint32_t tc_trim_locked(thread_cache &c, unsigned order, uint32_t keep) noexcept;
+    void tc_refill_locked(thread_cache &c, unsigned order) noexcept; // more base blocks
+    void tc_sync_locked(thread_cache &c, served_list &out) noexcept; // flush on a new generation
+    void tc_note_waiters() noexcept;                 // generation odd while anyone waits
+    void tc_cached(uint64_t &bytes, uint64_t &bufs) const noexcept;
+    uint64_t tc_cached_bytes() const noexcept;
+    void tc_counts(uint64_t &allocs, uint64_t &frees) const noexcept;
+    void tc_detach_all() noexcept;                   // destroy(): every cache's buffers home
 
     static void run_callbacks(elastic_pool *h, const served_list &s) noexcept;
     // The chunk hook for chunk `idx` (0 or its negative-errno veto of an ADD).
@@ -160,6 +191,32 @@ private:
     std::atomic<bool> dying_{false};     // destroy() started
     bool delete_by_last_ = false;        // under mu_: destroyed from one of its callbacks
     std::condition_variable users_cv_;   // destroy() waits for users_ == 0
+    // Per-thread caches (thread_cache.hpp). Constant after create, read by the fast paths:
+    int tc_top_ = -1;                    // largest cached order, -1: no caches
+    uint32_t tc_cap_[tc_classes] = {};   // buffers per class per cache
+    uintptr_t base_lo_ = 0;              // the base chunk's range
+    size_t base_len_ = 0;
+    uint64_t seq_ = 0;                   // unique per pool in the process
+    // Per base page: 1 + order of the block handed out of the heap that starts there, else 0.
+    // Written under mu_, read by the free fast path (relaxed).
+    std::unique_ptr<std::atomic<uint8_t>[]> base_cls_;
+    std::vector<thread_cache *> caches_; // under tc_registry_mutex() and mu_
+    uint64_t tc_gone_allocs_ = 0, tc_gone_frees_ = 0; // counts of caches that left (mu_)
+    uint64_t tc_allocs_seen_ = 0;        // cache allocations at the last tick (mu_)
+    alignas(64) std::atomic<uint32_t> tc_gen_{0}; // odd while anyone waits; +2: caches flush
+    char tc_gen_pad_[64 - sizeof(std::atomic<uint32_t>)];
 };
+
+// The calling thread's cache for this pool, or nullptr (fast path: one TLS load, compares).
+inline thread_cache *var_pool::my_cache() const noexcept
+{
+    const tc_thread *t = tl_tc;
+    if (t == nullptr)
+        return nullptr;
+    for (const tc_slot &sl : t->slot)
+        if (sl.pool == this && sl.seq == seq_)
+            return sl.c;
+    return nullptr;
+}
 
 } // namespace elastic::detail

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
 #include <rte_memory.h>
 #include <rte_memzone.h>
 
@@ -358,6 +360,70 @@ TEST(pool_eal, destroy_with_buffers_out_releases_every_memzone)
     rte_errno = 0;
     EXPECT_EQ(elastic_pool_lookup("eal-leak"), nullptr);
     EXPECT_EQ(rte_errno, ENOENT);
+}
+
+// Per-thread caches on EAL lcores (issue 10): a worker lcore's allocations and frees hit its own
+// cache of memzone-chunk buffers (IOVAs intact); the lcore's thread lives on, so the cache
+// stays until the lcore flushes it; a pool destroyed with a live lcore's cache takes it back.
+struct lcore_job {
+    elastic_pool *pool;
+    int (*fn)(lcore_job &);
+    void *first = nullptr, *again = nullptr;
+    rte_iova_t iova = RTE_BAD_IOVA;
+    int flushed = -1;
+};
+int run_job(void *arg)
+{
+    auto *j = static_cast<lcore_job *>(arg);
+    return j->fn(*j);
+}
+
+TEST(pool_eal, thread_cache_on_a_worker_lcore)
+{
+    const unsigned worker = rte_get_next_lcore(-1, 1, 0);
+    if (worker >= RTE_MAX_LCORE)
+        GTEST_SKIP() << "one lcore only";
+    fake_clock clk;
+    const size_t zones_before = memzones().size();
+    for (int round = 0; round < 2; round++) {
+        auto p = eal_params("eal-tcache", 4 * MiB, 2 * MiB, 8 * MiB, &clk);
+        p.thread_cache = 8;
+        pool_ptr pool(elastic_pool_create(&p));
+        ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+        lcore_job j{pool.get(), [](lcore_job &jb) {
+                        jb.first = elastic_buf_alloc(jb.pool, 4 * KiB);
+                        if (jb.first == nullptr)
+                            return -1;
+                        std::memset(jb.first, 0x5a, 4 * KiB);
+                        jb.iova = elastic_buf_iova(jb.pool, jb.first);
+                        if (elastic_buf_free(jb.pool, jb.first) != 0)
+                            return -2;
+                        jb.again = elastic_buf_alloc(jb.pool, 4 * KiB); // a hit: the same one
+                        return elastic_buf_free(jb.pool, jb.again);
+                    }};
+        ASSERT_EQ(rte_eal_remote_launch(run_job, &j, worker), 0);
+        ASSERT_EQ(rte_eal_wait_lcore(worker), 0);
+        EXPECT_EQ(j.again, j.first);
+        EXPECT_NE(j.iova, RTE_BAD_IOVA);
+        EXPECT_EQ(j.iova, rte_mem_virt2iova(j.first));
+        auto st = stats_of(pool.get());
+        EXPECT_GT(st.thread_cached_bytes, 0u) << "the worker lcore keeps its cache";
+        EXPECT_EQ(st.in_use_bytes, 0u);
+        EXPECT_EQ(st.nb_allocs, 2u);
+        if (round == 0) {
+            j.fn = [](lcore_job &jb) {
+                jb.flushed = elastic_pool_thread_cache_flush(jb.pool);
+                return 0;
+            };
+            ASSERT_EQ(rte_eal_remote_launch(run_job, &j, worker), 0);
+            ASSERT_EQ(rte_eal_wait_lcore(worker), 0);
+            EXPECT_GT(j.flushed, 0);
+            EXPECT_EQ(stats_of(pool.get()).thread_cached_bytes, 0u);
+        }
+        // Round 1: destroyed with the live worker's cache full; round 0: after its flush.
+        pool.reset();
+        EXPECT_EQ(memzones().size(), zones_before);
+    }
 }
 
 } // namespace
