@@ -192,6 +192,10 @@ inline void churn_mempools(int rounds)
             ASSERT_EQ(rte_mempool_get_bulk(mp, objs, 100), 0); // grows one chunk
             rte_mempool_put_bulk(mp, objs, 100);
             std::this_thread::sleep_for(std::chrono::microseconds(250 * (i % 8)));
+            // Every eighth round waits (bounded) for the release: short sleeps race the tick, so
+            // a churn could otherwise end without one, and the release path would go unexercised.
+            if (i % 8 == 7)
+                wait_until([&] { return mp_stats(mp).nb_shrinks > 0; }, std::chrono::milliseconds(2000));
             shrinks += mp_stats(mp).nb_shrinks;
             rte_mempool_free(mp);
         }
