@@ -178,6 +178,14 @@ elastic_build() (
 elastic_setup() {
     elastic_install_packages || { elastic_say "package installation failed"; return 1; }
     elastic_setup_hugepages
+    # lwIP's source for apps/elastic-fileserve (Debian source package, pinned and hashed); a
+    # build dir configured before it was there is configured again to pick it up.
+    bash "$elastic_top/scripts/fetch-lwip.sh" ||
+        elastic_say "fetching lwIP failed: elastic-fileserve is not built (its tests fail)"
+    if [[ -f $elastic_top/${1:-build}/build.ninja && -d $elastic_top/third_party/lwip-2.1.3 ]] &&
+        ! grep -q lwip-fileserve "$elastic_top/${1:-build}/build.ninja"; then
+        meson setup --reconfigure "$elastic_top/${1:-build}" >/dev/null || true
+    fi
     elastic_build "${1:-build}" "${@:2}" || { elastic_say "build failed"; return 1; }
 }
 
