@@ -20,10 +20,11 @@ elastic_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # dpdk-dev also provides the programs the dpdk test suite runs: dpdk-test, dpdk-testpmd and
 # dpdk-telemetry.py (a missing one fails those tests); doxygen renders docs/api.md's reference
 # (test docs-doxygen); clang and libclang-rt-14-dev build the libFuzzer targets (tests/fuzz).
+# curl is the client of the elastic-fileserve test.
 elastic_packages=(
     dpdk dpdk-dev libdpdk-dev libnuma-dev libhwloc-dev hwloc meson ninja-build pkg-config g++
     libgtest-dev googletest libbenchmark-dev python3 python3-pyelftools gnuplot-nox iproute2
-    doxygen clang libclang-rt-14-dev
+    doxygen clang libclang-rt-14-dev curl
 )
 
 elastic_say() {
