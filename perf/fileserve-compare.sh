@@ -129,12 +129,16 @@ PY
 }
 
 # --- elastic-fileserve runs (elastic pool, then static pool for the peak) ---
+# --huge-unlink: hugepage files go at once, the pages return to the kernel at exit.
+unlink=--huge-unlink
+[[ " ${ELASTIC_EAL_ARGS:-} " == *" --no-huge "* ]] && unlink=
 run_fileserve() { # <label> <extra options...>
     local label=$1
     shift
     : >"$work/fs.log"
     ip netns exec "$ns_fs" timeout -k 5 $((secs * 20 + 400)) "$bin" --no-pci \
-        --file-prefix="$prefix-$label" -l 1 --vdev=net_tap0,iface="$tap" ${ELASTIC_EAL_ARGS:-} \
+        --file-prefix="$prefix-$label" -l 1 $unlink --vdev=net_tap0,iface="$tap" \
+        ${ELASTIC_EAL_ARGS:-} \
         -- --root "$docs" --addr "$fs_addr" --port 80 --max-conns 1200 --stats-ms 500 \
         --keepalive-ms 120000 "$@" >"$work/fs.log" 2>&1 &
     spid=$!

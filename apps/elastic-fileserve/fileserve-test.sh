@@ -92,7 +92,10 @@ ln -s sub/inside.txt "$root/link-inside"
 # A wall of 1 MiB (16 buffers of 64 KiB) for 32 downloads that each want up to 4: they queue.
 base_kib=256
 chunk_kib=256
-inns timeout -k 5 150 "$bin" --no-pci --file-prefix="$prefix" -l 0 \
+# --huge-unlink: the hugepage files go at once, so the pages return to the kernel at exit.
+unlink=--huge-unlink
+[[ " ${ELASTIC_EAL_ARGS:-} " == *" --no-huge "* ]] && unlink=
+inns timeout -k 5 150 "$bin" --no-pci --file-prefix="$prefix" -l 0 $unlink \
     --vdev=net_tap0,iface="$iface" ${ELASTIC_EAL_ARGS:-} -- \
     --root "$root" --addr "$addr" --max-conns 40 --pool-base-kib $base_kib \
     --pool-chunk-kib $chunk_kib --pool-wall-kib 1024 --read-size 64 --conn-bufs 4 \
