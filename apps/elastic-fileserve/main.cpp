@@ -1013,6 +1013,151 @@ extern "C" u32_t sys_now(void)
 	return static_cast<u32_t>(now_ms()); /* lwIP compares with wrap-around */
 }
 
+/* Serve until SIGINT/SIGTERM, then reset every connection and account for every buffer.
+ * @return the exit status: 0 when every buffer came back. */
+int serve()
+{
+	lwip_init();
+	ip4_addr_t ip, mask, gw;
+	ip4addr_aton(opt.addr.c_str(), &ip);
+	ip4_addr_set_u32(&mask, htonl(~((1u << (32 - opt.prefix_len)) - 1)));
+	ip4_addr_set_zero(&gw);
+	netif_add(&nif, &ip, &mask, &gw, nullptr, netif_setup, ethernet_input);
+	netif_set_default(&nif);
+	netif_set_up(&nif);
+	netif_set_link_up(&nif);
+	tcp_pcb *lp = tcp_new();
+	if (!lp || tcp_bind(lp, IP_ADDR_ANY, opt.tcp_port) != ERR_OK) {
+		std::fprintf(stderr, "cannot bind TCP port %u\n", opt.tcp_port);
+		return 1;
+	}
+	tcp_pcb *listener = tcp_listen(lp);
+	if (!listener) {
+		std::fprintf(stderr, "cannot listen on TCP port %u\n", opt.tcp_port);
+		return 1;
+	}
+	tcp_accept(listener, on_accept);
+	std::printf("listening on %s:%u, root %s, pool %s: base %zu KiB, chunk %zu KiB, "
+		    "wall %zu KiB%s, read size %zu KiB, pid %d\n", opt.addr.c_str(),
+		    opt.tcp_port, root_real.c_str(), elastic_pool_name(pool), opt.pool_base / KiB,
+		    opt.pool_chunk / KiB, opt.pool_wall / KiB,
+		    opt.static_pool ? " (static)" : "", opt.read_size / KiB,
+		    static_cast<int>(getpid()));
+	std::fflush(stdout);
+
+	uint64_t next_stats = now_ms() + opt.stats_ms, next_maint = 0;
+	unsigned idle = 0;
+	rte_mbuf *rx[burst];
+	while (!stop_signal) {
+		uint16_t k = rte_eth_rx_burst(port_id, 0, rx, burst);
+		for (uint16_t i = 0; i < k; i++)
+			rx_frame(rx[i]);
+		sys_check_timeouts();
+		uint64_t now = now_ms();
+		if (now >= next_maint) {
+			elastic_maintenance_run();
+			next_maint = now + 10;
+		}
+		/* Connections with work: a buffer arrived, bytes were acknowledged, ... */
+		while (!ready.empty()) {
+			std::vector<conn *> batch;
+			batch.swap(ready);
+			for (conn *c : batch) {
+				c->in_ready = false;
+				pump(c);
+			}
+		}
+		flush_tx();
+		for (conn *c : graveyard)
+			delete c;
+		graveyard.clear();
+		if (opt.stats_ms && now >= next_stats) {
+			print_stats("stats");
+			next_stats = now + opt.stats_ms;
+		}
+		if (k == 0 && !opt.busy_poll && ++idle > idle_polls_before_nap)
+			rte_delay_us_sleep(nap_us);
+		else if (k)
+			idle = 0;
+	}
+	std::printf("signal %d: stopping\n", static_cast<int>(stop_signal));
+	/* Every connection is reset: lwIP drops its segments, every buffer comes home. */
+	for (tcp_pcb *p = tcp_active_pcbs; p;) {
+		tcp_pcb *next = p->next;
+		auto *c = static_cast<conn *>(p->callback_arg);
+		if (c)
+			abort_conn(c);
+		else
+			tcp_abort(p);
+		p = next;
+	}
+	tcp_close(listener);
+	flush_tx();
+	for (conn *c : graveyard)
+		delete c;
+	graveyard.clear();
+	ready.clear();
+	print_stats("exit");
+	elastic_pool_stats st;
+	elastic_pool_stats_get(pool, &st);
+	std::printf("requests %llu, 2xx %llu, 4xx %llu, 5xx %llu; connections accepted %llu, "
+		    "refused %llu, most at once %llu; buffers %llu, waits %llu, cancelled "
+		    "waits %llu, read errors %llu; frames tx %llu rx %llu, dropped tx %llu "
+		    "rx %llu\n",
+		    (unsigned long long)cnt.requests, (unsigned long long)cnt.responses[2],
+		    (unsigned long long)cnt.responses[4], (unsigned long long)cnt.responses[5],
+		    (unsigned long long)cnt.conns_accepted, (unsigned long long)cnt.conns_refused,
+		    (unsigned long long)cnt.conns_max, (unsigned long long)cnt.file_bufs,
+		    (unsigned long long)cnt.waits, (unsigned long long)cnt.wait_cancels,
+		    (unsigned long long)cnt.read_errors, (unsigned long long)cnt.frames_tx,
+		    (unsigned long long)cnt.frames_rx, (unsigned long long)cnt.tx_dropped,
+		    (unsigned long long)cnt.rx_dropped);
+	uint64_t payload = cnt.zero_copy_bytes + cnt.copied_payload;
+	std::printf("payload bytes: zero-copy %llu, copied %llu (%.2f%% zero-copy)\n",
+		    (unsigned long long)cnt.zero_copy_bytes,
+		    (unsigned long long)cnt.copied_payload,
+		    payload ? 100.0 * static_cast<double>(cnt.zero_copy_bytes) /
+			      static_cast<double>(payload) : 0.0);
+	elastic_pool_sizing sz;
+	if (elastic_pool_sizing_get(pool, &sz) == 0)
+		std::printf("sizing: peak in use %llu, peak demand %llu, static pool for the "
+			    "peak %llu bytes\n", (unsigned long long)sz.peak_in_use_bytes,
+			    (unsigned long long)sz.peak_demand_bytes,
+			    (unsigned long long)sz.static_bytes);
+	if (st.in_use_bytes == 0 && buf_by_addr.empty()) {
+		std::printf("buffers out at exit: 0\n");
+		return 0;
+	}
+	std::printf("FAILED: buffers out at exit: %zu (%llu bytes)\n", buf_by_addr.size(),
+		    (unsigned long long)st.in_use_bytes);
+	return 1;
+}
+
+/* What main() sets up, released in reverse order whichever way it returns. */
+struct resources {
+	bool eal = false;
+	bool port = false; /* configured: stop and close it */
+
+	resources() = default;
+	resources(const resources &) = delete;
+	resources &operator=(const resources &) = delete;
+	~resources()
+	{
+		if (port) {
+			rte_eth_dev_stop(port_id);
+			rte_eth_dev_close(port_id);
+		}
+		elastic_numa_family_free(family);
+		rte_mempool_free(ext_pool);
+		rte_mempool_free(hdr_pool);
+		rte_mempool_free(rx_pool);
+		if (root_fd >= 0)
+			close(root_fd);
+		if (eal)
+			rte_eal_cleanup();
+	}
+};
+
 int main(int argc, char **argv)
 {
 	/* Our options come after "--"; look at them before the EAL starts. */
@@ -1036,12 +1181,15 @@ int main(int argc, char **argv)
 	if (root_fd < 0 || !realpath(opt.root.c_str(), rp)) {
 		std::fprintf(stderr, "elastic-fileserve: --root %s: %s\n", opt.root.c_str(),
 			     std::strerror(errno));
+		if (root_fd >= 0)
+			close(root_fd);
 		return 2;
 	}
 	root_real = rp;
 
 	/* Maintenance from our loop only: allocation callbacks must run on this lcore. */
 	setenv("ELASTIC_MAINTENANCE", "manual", 1);
+	resources res;
 	int n = rte_eal_init(dd, argv);
 	if (n < 0) {
 		std::fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
@@ -1051,7 +1199,7 @@ int main(int argc, char **argv)
 	start_ms = now_ms();
 	std::signal(SIGINT, on_signal);
 	std::signal(SIGTERM, on_signal);
-	int rc = 1;
+	res.eal = true;
 	int socket = static_cast<int>(rte_socket_id());
 	char pname[RTE_MEMPOOL_NAMESIZE];
 	std::snprintf(pname, sizeof(pname), "fs_rx_%d", getpid());
@@ -1078,7 +1226,7 @@ int main(int argc, char **argv)
 		pp.flags |= ELASTIC_POOL_F_NO_SHRINK;
 	if (rte_eth_dev_count_avail() == 0) {
 		std::fprintf(stderr, "no ethdev port: give one, e.g. --vdev=net_tap0,iface=NAME\n");
-		goto out;
+		return 1;
 	}
 	RTE_ETH_FOREACH_DEV(port_id)
 		break;
@@ -1086,139 +1234,15 @@ int main(int argc, char **argv)
 	if (!rx_pool || !hdr_pool || !ext_pool || !(family = elastic_numa_family_create(epname, &pp)) ||
 	    !(pool = elastic_numa_pool_for_port(family, port_id))) {
 		std::fprintf(stderr, "pools: %s\n", rte_strerror(rte_errno));
-		goto out;
+		return 1;
 	}
 	std::printf("fixed mbuf pools: %llu bytes (rx %u, header %u, attach %u mbufs)\n",
 		    (unsigned long long)(pool_bytes(rx_pool) + pool_bytes(hdr_pool) +
 					 pool_bytes(ext_pool)), rx_mbufs, hdr_mbufs, ext_mbufs);
-	if ((rc = port_setup()) != 0) {
+	res.port = true;
+	if (int rc = port_setup(); rc != 0) {
 		std::fprintf(stderr, "port setup: %s\n", rte_strerror(-rc));
-		rc = 1;
-		goto out;
+		return 1;
 	}
-	rc = 1;
-	{
-		lwip_init();
-		ip4_addr_t ip, mask, gw;
-		ip4addr_aton(opt.addr.c_str(), &ip);
-		ip4_addr_set_u32(&mask, htonl(~((1u << (32 - opt.prefix_len)) - 1)));
-		ip4_addr_set_zero(&gw);
-		netif_add(&nif, &ip, &mask, &gw, nullptr, netif_setup, ethernet_input);
-		netif_set_default(&nif);
-		netif_set_up(&nif);
-		netif_set_link_up(&nif);
-		tcp_pcb *lp = tcp_new();
-		if (!lp || tcp_bind(lp, IP_ADDR_ANY, opt.tcp_port) != ERR_OK) {
-			std::fprintf(stderr, "cannot bind TCP port %u\n", opt.tcp_port);
-			goto out_port;
-		}
-		tcp_pcb *listener = tcp_listen(lp);
-		tcp_accept(listener, on_accept);
-		std::printf("listening on %s:%u, root %s, pool %s: base %zu KiB, chunk %zu KiB, "
-			    "wall %zu KiB%s, read size %zu KiB, pid %d\n", opt.addr.c_str(),
-			    opt.tcp_port, root_real.c_str(), elastic_pool_name(pool), opt.pool_base / KiB,
-			    opt.pool_chunk / KiB, opt.pool_wall / KiB,
-			    opt.static_pool ? " (static)" : "", opt.read_size / KiB,
-			    static_cast<int>(getpid()));
-		std::fflush(stdout);
-
-		uint64_t next_stats = now_ms() + opt.stats_ms, next_maint = 0;
-		unsigned idle = 0;
-		rte_mbuf *rx[burst];
-		while (!stop_signal) {
-			uint16_t k = rte_eth_rx_burst(port_id, 0, rx, burst);
-			for (uint16_t i = 0; i < k; i++)
-				rx_frame(rx[i]);
-			sys_check_timeouts();
-			uint64_t now = now_ms();
-			if (now >= next_maint) {
-				elastic_maintenance_run();
-				next_maint = now + 10;
-			}
-			/* Connections with work: a buffer arrived, bytes were acknowledged, ... */
-			while (!ready.empty()) {
-				std::vector<conn *> batch;
-				batch.swap(ready);
-				for (conn *c : batch) {
-					c->in_ready = false;
-					pump(c);
-				}
-			}
-			flush_tx();
-			for (conn *c : graveyard)
-				delete c;
-			graveyard.clear();
-			if (opt.stats_ms && now >= next_stats) {
-				print_stats("stats");
-				next_stats = now + opt.stats_ms;
-			}
-			if (k == 0 && !opt.busy_poll && ++idle > idle_polls_before_nap)
-				rte_delay_us_sleep(nap_us);
-			else if (k)
-				idle = 0;
-		}
-		std::printf("signal %d: stopping\n", static_cast<int>(stop_signal));
-		/* Every connection is reset: lwIP drops its segments, every buffer comes home. */
-		for (tcp_pcb *p = tcp_active_pcbs; p;) {
-			tcp_pcb *next = p->next;
-			auto *c = static_cast<conn *>(p->callback_arg);
-			if (c)
-				abort_conn(c);
-			else
-				tcp_abort(p);
-			p = next;
-		}
-		tcp_close(listener);
-		flush_tx();
-		for (conn *c : graveyard)
-			delete c;
-		graveyard.clear();
-		ready.clear();
-		print_stats("exit");
-		elastic_pool_stats st;
-		elastic_pool_stats_get(pool, &st);
-		std::printf("requests %llu, 2xx %llu, 4xx %llu, 5xx %llu; connections accepted %llu, "
-			    "refused %llu, most at once %llu; buffers %llu, waits %llu, cancelled "
-			    "waits %llu, read errors %llu; frames tx %llu rx %llu, dropped tx %llu "
-			    "rx %llu\n",
-			    (unsigned long long)cnt.requests, (unsigned long long)cnt.responses[2],
-			    (unsigned long long)cnt.responses[4], (unsigned long long)cnt.responses[5],
-			    (unsigned long long)cnt.conns_accepted, (unsigned long long)cnt.conns_refused,
-			    (unsigned long long)cnt.conns_max, (unsigned long long)cnt.file_bufs,
-			    (unsigned long long)cnt.waits, (unsigned long long)cnt.wait_cancels,
-			    (unsigned long long)cnt.read_errors, (unsigned long long)cnt.frames_tx,
-			    (unsigned long long)cnt.frames_rx, (unsigned long long)cnt.tx_dropped,
-			    (unsigned long long)cnt.rx_dropped);
-		uint64_t payload = cnt.zero_copy_bytes + cnt.copied_payload;
-		std::printf("payload bytes: zero-copy %llu, copied %llu (%.2f%% zero-copy)\n",
-			    (unsigned long long)cnt.zero_copy_bytes,
-			    (unsigned long long)cnt.copied_payload,
-			    payload ? 100.0 * static_cast<double>(cnt.zero_copy_bytes) /
-				      static_cast<double>(payload) : 0.0);
-		elastic_pool_sizing sz;
-		if (elastic_pool_sizing_get(pool, &sz) == 0)
-			std::printf("sizing: peak in use %llu, peak demand %llu, static pool for the "
-				    "peak %llu bytes\n", (unsigned long long)sz.peak_in_use_bytes,
-				    (unsigned long long)sz.peak_demand_bytes,
-				    (unsigned long long)sz.static_bytes);
-		if (st.in_use_bytes == 0 && buf_by_addr.empty()) {
-			std::printf("buffers out at exit: 0\n");
-			rc = 0;
-		} else {
-			std::printf("FAILED: buffers out at exit: %zu (%llu bytes)\n",
-				    buf_by_addr.size(), (unsigned long long)st.in_use_bytes);
-		}
-	}
-out_port:
-	rte_eth_dev_stop(port_id);
-	rte_eth_dev_close(port_id);
-out:
-	elastic_numa_family_free(family);
-	rte_mempool_free(ext_pool);
-	rte_mempool_free(hdr_pool);
-	rte_mempool_free(rx_pool);
-	if (root_fd >= 0)
-		close(root_fd);
-	rte_eal_cleanup();
-	return rc;
+	return serve();
 }
