@@ -263,7 +263,16 @@ echo "--- idle: $last"
 [ "$(val shrinks "$last")" -gt 0 ] 2>/dev/null && echo "ok   chunks released ($(val shrinks "$last"))" ||
     { echo "FAIL no chunk released"; fails=$((fails + 1)); }
 
-# --- clean exit ---
+# --- clean exit, in the middle of 16 downloads (connections waiting in the FIFO, buffers in
+# flight): every connection is reset and every buffer must still come back ---
+for i in $(seq 1 16); do
+    inns timeout 30 curl -s -o /dev/null "$url/big.bin" >/dev/null 2>&1 &
+done
+sleep 0.7
+busy=$(grep '^stats:' "$work/server.log" | tail -1)
+echo "--- at SIGTERM: $busy"
+[ "$(val conns "$busy")" -gt 0 ] 2>/dev/null && echo "ok   connections open at SIGTERM" ||
+    { echo "FAIL no connection open at SIGTERM"; fails=$((fails + 1)); }
 # The server's own pid (spid is timeout(1)'s, which would answer a signal with 143).
 kill -TERM "$(sed -n 's/^listening .* pid \([0-9]*\)$/\1/p' "$work/server.log")"
 wait "$spid"
