@@ -265,14 +265,21 @@ echo "--- idle: $last"
 
 # --- clean exit, in the middle of 16 downloads (connections waiting in the FIFO, buffers in
 # flight): every connection is reset and every buffer must still come back ---
+# Slow readers (500 KB/s: 10 s per file) keep their connections open: 4 of them hold the 16
+# buffers (256 KiB unacknowledged each), the others wait in the FIFO.
 for i in $(seq 1 16); do
-    inns timeout 30 curl -s -o /dev/null "$url/big.bin" >/dev/null 2>&1 &
+    inns timeout 30 curl -s -o /dev/null --limit-rate 500k "$url/big.bin" >/dev/null 2>&1 &
 done
-sleep 0.7
-busy=$(grep '^stats:' "$work/server.log" | tail -1)
+busy=
+for _ in $(seq 1 50); do
+    sleep 0.2
+    busy=$(grep '^stats:' "$work/server.log" | tail -1)
+    [ "$(val conns "$busy")" = 16 ] && [ "$(val waiters "$busy")" -gt 0 ] && break
+done
 echo "--- at SIGTERM: $busy"
-[ "$(val conns "$busy")" -gt 0 ] 2>/dev/null && echo "ok   connections open at SIGTERM" ||
-    { echo "FAIL no connection open at SIGTERM"; fails=$((fails + 1)); }
+[ "$(val in_use "$busy")" -gt 0 ] && [ "$(val waiters "$busy")" -gt 0 ] &&
+    echo "ok   buffers out and connections waiting at SIGTERM" ||
+    { echo "FAIL nothing in flight at SIGTERM"; fails=$((fails + 1)); }
 # The server's own pid (spid is timeout(1)'s, which would answer a signal with 143).
 kill -TERM "$(sed -n 's/^listening .* pid \([0-9]*\)$/\1/p' "$work/server.log")"
 wait "$spid"
