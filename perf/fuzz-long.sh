@@ -5,6 +5,6 @@
 #   bash perf/fuzz-long.sh [SECONDS]
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-for t in buddy trace; do
+for t in buddy trace api env; do
     bash "$top/tests/fuzz/run-fuzz.sh" "$t" "${1:-600}" "$top/build-fuzz"
 done

@@ -111,11 +111,13 @@ struct elastic_mempool_xstats {
 	uint32_t free_objs;           /**< objects that can be handed out (store + magazines) */
 	uint32_t parked_objs;         /**< objects back in a retiring chunk */
 	uint32_t retiring;            /**< 1 when the last chunk is retiring */
-	/** 1 once an Rx queue of a PMD that snapshots pool memory (AF_XDP, mlx5, ...; see
-	 *  docs/mempool-driver.md) was found using the pool: it no longer grows nor releases. */
+	/** 1 once a growth found a port of a PMD family that snapshots pool memory (AF_XDP,
+	 *  mlx5, ...; see docs/mempool-driver.md) in the process: every elastic mbuf pool counts
+	 *  as used by it; the pool no longer grows nor releases. */
 	uint32_t guarded;
 	uint16_t guard_port;          /**< the port that set `guarded` (when set) */
-	uint64_t nb_hook_veto;        /**< growths the chunk hook refused */
+	uint64_t nb_hook_veto;        /**< growths the chunk hook refused (= nb_hook_vetoes of
+				       *   elastic_pool_stats; not counted in nb_grow_fail) */
 	uint64_t nb_double_put;       /**< objects put back while already free (a double put):
 	                                   dropped, not handed out twice; logged. Detected for the
 	                                   chunks the driver reserves (every chunk of an explicit
@@ -125,6 +127,8 @@ struct elastic_mempool_xstats {
 				       *   objects of a pool without a DPDK cache) */
 	uint64_t nb_grow_busy;        /**< gets that failed because another growth was under way
 				       *   (a get never waits for one) */
+	uint64_t nb_guard_refusals;   /**< growths the guard refused (`guarded` set; counted
+				       *   neither in nb_wall_hits nor in nb_grow_fail) */
 };
 
 /** Fill @p p with the defaults. */

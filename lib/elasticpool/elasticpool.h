@@ -144,8 +144,9 @@ struct elastic_pool_params {
 	const char *name;          /**< unique, 1..ELASTIC_POOL_NAMESIZE characters, printable
 	                                ASCII without '"' and '\\' (telemetry shows it in JSON) */
 	int socket_id;             /**< NUMA node of the chunks, or SOCKET_ID_ANY (-1) */
-	size_t base_size;          /**< base chunk bytes (rounded up to 4 KiB); > 0 */
-	size_t chunk_size;         /**< additional chunk bytes (rounded up to 4 KiB); 0 = wall / 8 */
+	size_t base_size;          /**< base chunk bytes (rounded up to 4 KiB; with the hugetlb
+	                                provider to whole hugepages); > 0 */
+	size_t chunk_size;         /**< additional chunk bytes (rounded as base_size); 0 = wall / 8 */
 	size_t wall_size;          /**< most bytes ever pinned (base + chunks); >= base_size */
 	size_t max_buf_size;       /**< largest request; 0 = min(1 MiB, largest block of a chunk) */
 	uint32_t tick_ms;          /**< automatic maintenance tick (default 500) */
@@ -165,6 +166,10 @@ enum elastic_pool_limit {
 	ELASTIC_LIMIT_WALL = 1,     /**< the pool's wall */
 	ELASTIC_LIMIT_NODE_CAP = 2, /**< the per-NUMA-node cap (elastic_numa.h) */
 	ELASTIC_LIMIT_PROVIDER = 3, /**< the provider refused a reservation (hugepages exhausted) */
+	ELASTIC_LIMIT_HOOK = 4,     /**< the chunk hook vetoed the chunk (nb_hook_vetoes) */
+	/** the guard: a PMD that snapshots pool memory uses the mempool (elastic_mempool.h,
+	 *  elastic_mempool_xstats.nb_guard_refusals) */
+	ELASTIC_LIMIT_GUARD = 5,
 };
 
 /** Counters of one pool; a consistent snapshot taken under the pool's lock. */
@@ -172,10 +177,13 @@ struct elastic_pool_stats {
 	/** base_size + chunk_size per chunk held beyond the base. With the memzone provider a
 	 *  chunk whose size is whole hugepages maps exactly those pages (the memzone is the pages
 	 *  less its malloc header, whose 4 KiB page is not handed out: such a chunk's largest
-	 *  buffer is half a power-of-two chunk), so this is the hugepages the pool holds. Other
-	 *  sizes: the bytes asked of the provider; memzone chunks smaller than a hugepage share
-	 *  pages, and the hugetlb provider rounds each chunk up to whole 2 MiB hugepages (or maps
-	 *  4 KiB pages if there are none). Elastic mempools always count whole pages. */
+	 *  buffer is half a power-of-two chunk), so this is the hugepages the pool holds. Memzone
+	 *  chunks smaller than a hugepage lie inside one page, aligned to their size, packed into
+	 *  pages DPDK's heap shares with the process's other memory: their bytes are counted (no
+	 *  pool holds such a page alone). Memzone chunks above a hugepage that are not whole pages
+	 *  may map up to two pages more than counted. The hugetlb provider's sizes are whole
+	 *  hugepages (base_size/chunk_size are rounded up): exactly what it maps. Elastic mempools
+	 *  always count whole pages. See docs/mempool-driver.md, "Pinned bytes are pages". */
 	uint64_t pinned_bytes;
 	uint64_t in_use_bytes;      /**< bytes handed out (rounded classes) */
 	uint64_t peak_in_use_bytes; /**< highest in_use_bytes seen */
@@ -187,8 +195,10 @@ struct elastic_pool_stats {
 	uint64_t nb_allocs;         /**< buffers handed out (directly or to waiters) */
 	uint64_t nb_frees;          /**< buffers given back */
 	uint64_t nb_queued;         /**< requests that had to wait */
-	uint64_t nb_grow_fail;      /**< chunk reservations the provider refused */
-	uint64_t nb_wall_hits;      /**< growths the wall stopped (a request then failed or queued) */
+	uint64_t nb_grow_fail;      /**< chunk reservations the provider refused (not counted:
+	                                 vetoes of the chunk hook, refusals of the guard) */
+	uint64_t nb_wall_hits;      /**< growths the wall stopped (a request then failed or queued;
+	                                 not counted: refusals of the mempool guard) */
 	uint64_t nb_cap_hits;       /**< growths the node cap stopped */
 	uint64_t grow_ns_total;     /**< time spent reserving chunks */
 	uint64_t nb_samples;        /**< release decisions taken */
@@ -200,6 +210,7 @@ struct elastic_pool_stats {
 	size_t chunk_size;          /**< effective (rounded) additional chunk size */
 	size_t wall_size;           /**< the wall */
 	size_t max_buf_size;        /**< largest class served */
+	uint64_t nb_hook_vetoes;    /**< chunks the chunk hook refused (ELASTIC_LIMIT_HOOK) */
 };
 
 /**
@@ -226,7 +237,7 @@ void elastic_pool_params_init(struct elastic_pool_params *p) ELASTIC_NOEXCEPT;
  * Create a pool and reserve its base chunk.
  * @return the pool, or NULL with rte_errno set:
  *   - EINVAL: NULL params, bad name (empty, or bytes outside printable ASCII, '"' or '\\'), zero
- *     base or wall, wall < base, base or chunk (wall / 8 by default) above
+ *     base or wall, wall < base (rounded: hugetlb bases are whole hugepages), base or chunk (wall / 8 by default) above
  *     ELASTIC_POOL_MAX_CHUNK_SIZE, max_buf_size larger than any chunk, zero periods, more than one
  *     provider flag, unknown flags, a socket that is neither SOCKET_ID_ANY nor a node (of the EAL
  *     when it runs)

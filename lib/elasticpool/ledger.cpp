@@ -16,7 +16,7 @@ ledger::ledger(const ledger_config &cfg, chunk_rec *recs, uint64_t now) noexcept
       demand_(cfg.sample_ns, now), adapt_{}, fail_streak_(0), last_limit_(ELASTIC_LIMIT_NONE),
       peak_pinned_(0), peak_in_use_(0), peak_demand_(0), nb_grows_(0), nb_grows_ahead_(0),
       nb_shrinks_(0), nb_grow_fail_(0), nb_wall_hits_(0), nb_cap_hits_(0), nb_samples_(0),
-      nb_retire_(0), grow_ns_total_(0), grow_ns_max_(0), retired_ns_(0), tick_peak_(0),
+      nb_retire_(0), nb_hook_vetoes_(0), nb_guard_refusals_(0), grow_ns_total_(0), grow_ns_max_(0), retired_ns_(0), tick_peak_(0),
       rng_(0x656c6173746963ull /* "elastic" */), nb_pressure_releases_(0), be_last_release_ns_(0),
       be_released_(false), be_regrowths_(0), be_regrowth_stalls_(0)
 {
@@ -93,6 +93,21 @@ uint32_t ledger::grow_failed(uint64_t bytes, uint64_t grow_ns) noexcept
     last_limit_ = ELASTIC_LIMIT_PROVIDER;
     grow_ns_total_ += grow_ns;
     return ++fail_streak_;
+}
+
+void ledger::grow_vetoed(uint64_t bytes, uint64_t grow_ns) noexcept
+{
+    node_budget_give_back(cfg_.node, bytes);
+    nb_hook_vetoes_++;
+    last_limit_ = ELASTIC_LIMIT_HOOK;
+    grow_ns_total_ += grow_ns;
+}
+
+void ledger::refuse_guard() noexcept
+{
+    nb_guard_refusals_++;
+    last_limit_ = ELASTIC_LIMIT_GUARD;
+    rte_errno = ENOBUFS;
 }
 
 void ledger::give_back_all() noexcept
@@ -410,6 +425,7 @@ void ledger::fill_stats(elastic_pool_stats &st) const noexcept
     st.nb_grow_fail = nb_grow_fail_;
     st.nb_wall_hits = nb_wall_hits_;
     st.nb_cap_hits = nb_cap_hits_;
+    st.nb_hook_vetoes = nb_hook_vetoes_;
     st.grow_ns_total = grow_ns_total_;
     st.nb_samples = nb_samples_;
     st.nb_chunks = n_;

@@ -126,6 +126,12 @@ public:
     // The admitted chunk could not be reserved: budget given back, counted; returns the length
     // of the streak of failures (faces log the first of a streak).
     uint32_t grow_failed(uint64_t bytes, uint64_t grow_ns) noexcept;
+    // The admitted chunk was reserved and the chunk hook refused it: budget given back, counted
+    // as a veto (not as a provider failure, ELASTIC_LIMIT_HOOK).
+    void grow_vetoed(uint64_t bytes, uint64_t grow_ns) noexcept;
+    // A growth the guard refused (a PMD that snapshots pool memory uses the pool): counted as a
+    // guard refusal (not as a wall hit, ELASTIC_LIMIT_GUARD); rte_errno = ENOBUFS.
+    void refuse_guard() noexcept;
     // A growth refused before admit() was asked (a request larger than any chunk): counted as
     // a wall hit.
     void refuse_wall() noexcept;
@@ -172,6 +178,7 @@ public:
     void fill_stats(elastic_pool_stats &st) const noexcept;
     void sizing(elastic_pool_sizing &sz) const noexcept;
     uint64_t nb_retire() const noexcept { return nb_retire_; }
+    uint64_t nb_guard_refusals() const noexcept { return nb_guard_refusals_; }
     uint64_t nb_grow_datapath() const noexcept { return nb_grows_ - nb_grows_ahead_; }
     uint64_t grow_ns_max() const noexcept { return grow_ns_max_; }
     // Chunks released because of memory pressure (pressure.hpp).
@@ -211,6 +218,7 @@ private:
     uint64_t peak_pinned_, peak_in_use_, peak_demand_;
     uint64_t nb_grows_, nb_grows_ahead_, nb_shrinks_, nb_grow_fail_;
     uint64_t nb_wall_hits_, nb_cap_hits_, nb_samples_, nb_retire_;
+    uint64_t nb_hook_vetoes_, nb_guard_refusals_;
     uint64_t grow_ns_total_, grow_ns_max_;
     uint64_t retired_ns_; // when the last chunk was made retiring
     uint64_t tick_peak_;  // highest in-use bytes since the last tick (break-even rule)

@@ -39,6 +39,8 @@
 
 #include "budget.hpp"
 #include "maintenance.hpp"
+#include "pmd_guard.hpp"
+#include "provider.hpp"
 
 RTE_LOG_REGISTER_IMPL(elastic_mempool_logtype, "mempool.elastic", NOTICE);
 #define EMP_LOG(level, ...) \
@@ -369,69 +371,41 @@ int call_hook(pool_state *s, elastic_chunk_event ev, const chunk &c, uint32_t id
 }
 
 // ---- the guard for PMDs that snapshot pool memory ----
-// PMDs of DPDK 22.11 that learn a pool's memory once (at Rx queue set-up or start, or at the
-// READY event, which an elastic pool fires only at its wall) and never see a chunk added later.
-// Source evidence in docs/mempool-driver.md.
-const char *snapshot_pmd(const char *driver) noexcept
-{
-    static const char *const names[] = {"af_xdp", "mlx5", "mlx4", "mana", "sfc", "thunderx",
-                                        "vmxnet3"};
-    if (driver == nullptr)
-        return nullptr;
-    for (const char *n : names)
-        if (strstr(driver, n) != nullptr)
-            return n;
-    return nullptr;
-}
-
-// Before a growth: does an Rx queue of such a PMD take mbufs from this pool? Then the pool stays
-// as it is from now on (no growth, no release), says so once and flags it in its xstats. AF_XDP
-// has no rxq_info_get in 22.11: while an AF_XDP port has Rx queues configured, every elastic
-// mbuf pool of the process counts as used by it. Grow lock held.
+// Before a growth: does the process have a port whose PMD learns pool memory only once (AF_XDP,
+// mlx5, ...; pmd_guard.hpp)? Then the pool stays as it is from now on (no growth, no release),
+// says so once and flags it in its xstats. Every elastic mbuf pool of such a process counts as
+// used by the port: telling which pool an Rx queue takes mbufs from would mean calling into the
+// port (rte_eth_rx_queue_info_get) from a datapath lcore or the maintenance thread, maybe while
+// the application configures it. This costs one atomic load and calls into no port.
+// Grow lock held.
 bool guard_check(pool_state *s) noexcept
 {
     if (s->guarded)
         return true;
     if (s->no_guard || !s->pktmbuf)
         return false;
-    uint16_t port;
-    RTE_ETH_FOREACH_DEV(port) {
-        rte_eth_dev_info info;
-        if (rte_eth_dev_info_get(port, &info) != 0)
-            continue;
-        const char *pmd = snapshot_pmd(info.driver_name);
-        if (pmd == nullptr)
-            continue;
-        bool uses = false;
-        for (uint16_t q = 0; q < info.nb_rx_queues && !uses; q++) {
-            rte_eth_rxq_info qi;
-            const int r = rte_eth_rx_queue_info_get(port, q, &qi);
-            // Without rxq_info_get (af_xdp, mlx4, thunderx, vmxnet3) the pool cannot be told:
-            // every elastic mbuf pool counts as used; an AF_XDP queue being set up too.
-            uses = r == 0 ? qi.mp == s->mp : r == -ENOTSUP || strcmp(pmd, "af_xdp") == 0;
-        }
-        if (!uses)
-            continue;
-        uint32_t chunks;
-        {
-            lock_guard g(s->store);
-            unretire(s);
-            s->guarded = true;
-            s->guard_port = port;
-            chunks = s->nb_chunks;
-        }
-        EMP_LOG(WARNING, "%s: Rx queues of port %u (%s) take mbufs from this pool and that PMD "
-                "learns pool memory only once: the pool stays at %u objects in %u chunks (no "
-                "growth, no release; xstats 'guarded'). Size its base for the port (see "
-                "docs/mempool-driver.md)\n", s->mp->name, port, info.driver_name, s->populated,
-                chunks);
-        if (chunks > 1 && strcmp(pmd, "af_xdp") == 0)
-            EMP_LOG(ERR, "%s: %u chunks were added before port %u's Rx queue was set up: "
-                    "AF_XDP's umem covers only memory from the first one\n", s->mp->name,
-                    chunks - 1, port);
-        return true;
+    pmd_guard_attach(); // a secondary process that created no pool: its ports are read now
+    const char *family = nullptr;
+    const int port = pmd_guard_port(&family);
+    if (port < 0)
+        return false;
+    uint32_t chunks;
+    {
+        lock_guard g(s->store);
+        unretire(s);
+        s->guarded = true;
+        s->guard_port = uint16_t(port);
+        chunks = s->nb_chunks;
     }
-    return false;
+    EMP_LOG(WARNING, "%s: port %d (%s) takes mbufs from elastic pools and that PMD learns pool "
+            "memory only once: the pool stays at %u objects in %u chunks (no growth, no "
+            "release; xstats 'guarded'). Size its base for the port (see "
+            "docs/mempool-driver.md)\n", s->mp->name, port, family, s->populated, chunks);
+    if (chunks > 1 && strcmp(family, "af_xdp") == 0)
+        EMP_LOG(ERR, "%s: %u chunks were added before the guard saw port %d: if its AF_XDP Rx "
+                "queue uses this pool, its umem covers only memory from the first one\n",
+                s->mp->name, chunks - 1, port);
+    return true;
 }
 
 
@@ -740,6 +714,8 @@ int state_alloc(rte_mempool *mp) noexcept
     s->low_wm = (p.flags & ELASTIC_MEMPOOL_F_NO_PREGROW) ? 0 : p.low_watermark;
     s->flags = p.flags;
     s->no_guard = (p.flags & ELASTIC_MEMPOOL_F_NO_GUARD) != 0;
+    if (s->pktmbuf && !s->no_guard)
+        pmd_guard_attach(); // the creating (control) thread reads the ports that exist now
     s->hook = p.chunk_hook;
     s->hook_arg = p.chunk_hook_arg;
     s->tick_ns = uint64_t{p.tick_ms} * ns_per_ms;
@@ -1248,7 +1224,7 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         return -ENOBUFS;
     }
     if (!base && guard_check(s)) {
-        s->led->refuse_wall(); // the pool's size is its wall from now on
+        s->led->refuse_guard(); // the pool's size is its wall from now on
         return -ENOBUFS;
     }
     const chunk_plan plan = plan_chunk(s, objs);
@@ -1262,8 +1238,12 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
              s->mz_seq++);
     // Only on the pool's node: a chunk elsewhere would defeat NUMA placement. Cache-line
     // aligned, whole pages with its malloc header (plan_chunk).
-    const rte_memzone *mz = rte_memzone_reserve_aligned(name, plan.reserve, mp->socket_id, 0,
-                                                        RTE_CACHE_LINE_SIZE);
+    const rte_memzone *mz = nullptr;
+    if (reserve_fault_check(plan.reserve) != 0) // tests' fault injection (provider.hpp)
+        rte_errno = ENOMEM;
+    else
+        mz = rte_memzone_reserve_aligned(name, plan.reserve, mp->socket_id, 0,
+                                         RTE_CACHE_LINE_SIZE);
     if (mz == nullptr) {
         s->led->grow_failed(mem, tsc_ns() - t0);
         EMP_LOG(DEBUG, "%s: no memzone of %zu bytes: %s\n", mp->name, plan.reserve,
@@ -1356,13 +1336,19 @@ int grow_locked(pool_state *s, grow_origin origin) noexcept
         unlink_lists(mp, c, staged);
         free_chunk_memory(c);
         c = chunk{};
-        s->led->grow_failed(mem, tsc_ns() - t0);
+        s->led->grow_vetoed(mem, tsc_ns() - t0);
         s->nb_hook_veto++;
         EMP_LOG(DEBUG, "%s: chunk %u refused by the chunk hook (%d)\n", mp->name, idx, veto);
         return veto < 0 ? veto : -EPERM;
     }
     const uint64_t t1 = tsc_ns();
-    c.last_alloc_ns = now_ns(s);
+    // A process that does not own the pool's custom clock cannot read it (its time is another
+    // clock's, possibly far ahead: the chunk would look used in the future and never idle).
+    // The chunk gets a mark that the owner's next tick turns into its time, as gets do, and the
+    // ledger a time of the owner's clock it already knows (the previous chunk's).
+    const bool foreign_clock = s->clock != nullptr && s->owner_pid != self_pid && idx > 0;
+    c.last_alloc_ns = foreign_clock ? s->led->rec(idx - 1).last_alloc_ns : now_ns(s);
+    c.alloc_mark = foreign_clock;
 
     s->led->add(staged, uint64_t(mem), c.last_alloc_ns,
                 base ? grow_kind::base
@@ -1500,6 +1486,7 @@ void fill_stats(pool_state *s, elastic_pool_stats *st, elastic_mempool_xstats *x
         xs->nb_double_put = s->nb_double_put;
         xs->magazine_objs = mags;
         xs->nb_grow_busy = s->nb_grow_busy;
+        xs->nb_guard_refusals = s->led->nb_guard_refusals();
     }
 }
 

@@ -52,6 +52,8 @@ const char *limit_name(uint32_t l) noexcept
     case ELASTIC_LIMIT_WALL: return "wall";
     case ELASTIC_LIMIT_NODE_CAP: return "node_cap";
     case ELASTIC_LIMIT_PROVIDER: return "provider";
+    case ELASTIC_LIMIT_HOOK: return "hook";
+    case ELASTIC_LIMIT_GUARD: return "guard";
     default: return "none";
     }
 }
@@ -139,6 +141,7 @@ void fill_info(rte_mempool *mp, rte_tel_data *d) noexcept
     add_u64(d, "guarded", xs.guarded);
     add_u64(d, "guard_port", xs.guard_port);
     add_u64(d, "nb_hook_veto", xs.nb_hook_veto);
+    add_u64(d, "nb_guard_refusals", xs.nb_guard_refusals);
     rte_tel_data_add_dict_string(d, "limit_hit", limit_name(st.last_limit));
     add_u64(d, "retiring", xs.retiring);
     add_u64(d, "tick_ms", s->tick_ns / ns_per_ms);

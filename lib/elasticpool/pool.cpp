@@ -89,14 +89,18 @@ int pool_config::from_params(const elastic_pool_params &p, pool_config &out)
                p.base_size, chunk_asked, p.chunk_size != 0 ? "" : " (wall / 8)");
         return EINVAL;
     }
-    const size_t base = round_pages(p.base_size);
+    // The hugetlb provider maps whole hugepages: base and chunks are whole hugepages, so that
+    // pinned_bytes is what it maps (with or without hugepages: the fallback maps the same size).
+    const size_t huge = kind == provider_kind::hugetlb ? hugetlb_page_size() : page_size;
+    auto round_huge = [huge](size_t n) { return (n + huge - 1) / huge * huge; };
+    const size_t base = round_huge(round_pages(p.base_size));
     if (p.wall_size < base) {
         EP_LOG(ERR, "pool %s: wall %zu is smaller than the base %zu", p.name, p.wall_size, base);
         return EINVAL;
     }
-    size_t chunk = round_pages(chunk_asked);
+    size_t chunk = round_huge(round_pages(chunk_asked));
     if (chunk == 0)
-        chunk = page_size;
+        chunk = huge;
     // Largest buffer a chunk of n bytes holds. A memzone chunk of whole hugepages loses its
     // first 4 KiB to the memzone's malloc header (provider.hpp): its largest naturally aligned
     // block is then half of a power-of-two chunk.
@@ -262,7 +266,7 @@ std::unique_ptr<var_pool> var_pool::create(const pool_config &cfg) noexcept
         if (const int veto = p->call_hook(ELASTIC_CHUNK_EV_ADD, *p->chunks_[0], 0)) {
             EP_LOG(ERR, "pool %s: the chunk hook refused the base (%d)", cfg.name.c_str(), veto);
             p->chunks_.clear();
-            p->ledger_.grow_failed(cfg.base_size, 0);
+            p->ledger_.grow_vetoed(cfg.base_size, 0);
             rte_errno = veto < 0 ? -veto : EPERM;
             return nullptr;
         }
@@ -384,7 +388,7 @@ bool var_pool::grow(uint64_t t, grow_kind kind) noexcept
         if (const int veto = call_hook(ELASTIC_CHUNK_EV_ADD, *chunks_.back(),
                                        uint32_t(chunks_.size() - 1))) {
             chunks_.pop_back(); // its memory goes back now
-            ledger_.grow_failed(cfg_.chunk_size, monotonic_ns() - t0);
+            ledger_.grow_vetoed(cfg_.chunk_size, monotonic_ns() - t0);
             rte_errno = veto < 0 ? -veto : EPERM;
             return false;
         }

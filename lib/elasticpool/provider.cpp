@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "provider.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <new>
@@ -40,6 +42,22 @@ size_t memzone_page_size() noexcept
             *p = msl->page_sz;
         return 0;
     }, &pg);
+    return pg;
+}
+
+size_t hugetlb_page_size() noexcept
+{
+    static const size_t pg = [] {
+        size_t kib = 0;
+        if (std::FILE *f = std::fopen("/proc/meminfo", "r")) {
+            char line[128];
+            while (kib == 0 && std::fgets(line, sizeof(line), f) != nullptr)
+                if (std::sscanf(line, "Hugepagesize: %zu kB", &kib) != 1)
+                    kib = 0;
+            std::fclose(f);
+        }
+        return kib != 0 ? kib << 10 : size_t(RTE_PGSIZE_2M);
+    }();
     return pg;
 }
 
@@ -136,10 +154,18 @@ std::unique_ptr<chunk_memory> reserve_memzone(size_t size, int socket, const cha
     const size_t pg = memzone_page_size();
     const bool whole_pages = pg != 0 && size % pg == 0 && size > memzone_head;
     const size_t len = whole_pages ? size - malloc_hdr : size;
-    // Other sizes: hugepage-aligned as before (every buffer up to a hugepage IOVA-contiguous);
-    // such chunks share pages with their neighbours, and pinned_bytes counts their bytes.
+    // Smaller than a page: aligned to their own size rounded up to a power of two, so a chunk
+    // lies inside one page (its buffers IOVA-contiguous) and chunks pack into pages the heap
+    // shares with the process's other DPDK memory (no page of their own, no header spilling
+    // onto another: pinned_bytes counts their bytes). Larger sizes that are not whole pages:
+    // page-aligned; they map up to two pages more than they count (the last one's rest and
+    // the one their header spills onto).
+    const size_t huge = rte_eal_has_hugepages() ? (pg != 0 ? pg : size_t(RTE_PGSIZE_2M))
+                                                : size_t(RTE_PGSIZE_4K);
     const unsigned align = whole_pages ? RTE_CACHE_LINE_SIZE
-                                       : rte_eal_has_hugepages() ? RTE_PGSIZE_2M : RTE_PGSIZE_4K;
+                           : size < huge ? unsigned(std::bit_ceil(std::max<size_t>(size,
+                                                                        RTE_CACHE_LINE_SIZE)))
+                                         : unsigned(huge);
     for (int attempt = 0; attempt < 8; attempt++) {
         char name[RTE_MEMZONE_NAMESIZE];
         snprintf(name, sizeof(name), "ep%d_%s_%u", int(getpid() % 100000), tag,
@@ -185,8 +211,9 @@ std::unique_ptr<chunk_memory> reserve_mmap(size_t size, int socket, bool pinned)
     void *addr = MAP_FAILED;
     size_t len = size;
     if (pinned) {
-        size_t huge = RTE_PGSIZE_2M;
-        size_t hlen = (size + huge - 1) & ~(huge - 1);
+        // MAP_HUGETLB maps whole hugepages; pools ask for whole ones (pool_config).
+        const size_t huge = hugetlb_page_size();
+        const size_t hlen = (size + huge - 1) / huge * huge;
         addr = mmap(nullptr, hlen, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
         if (addr != MAP_FAILED)
@@ -216,9 +243,42 @@ std::unique_ptr<chunk_memory> reserve_mmap(size_t size, int socket, bool pinned)
 
 } // namespace
 
+namespace {
+struct fault_hook {
+    reserve_fault_fn *fn;
+    void *ctx;
+};
+std::atomic<const fault_hook *> fault{nullptr};
+fault_hook fault_slots[2]; // set alternates between them: a hook never changes under a reader
+unsigned fault_next = 0;
+} // namespace
+
+void reserve_fault_set(reserve_fault_fn *fn, void *ctx) noexcept
+{
+    if (fn == nullptr) {
+        fault.store(nullptr, std::memory_order_release);
+        return;
+    }
+    fault_hook &h = fault_slots[fault_next++ % 2];
+    h = {fn, ctx};
+    fault.store(&h, std::memory_order_release);
+}
+
+int reserve_fault_check(size_t size) noexcept
+{
+    const fault_hook *h = fault.load(std::memory_order_acquire);
+    return h == nullptr ? 0 : h->fn(size, h->ctx);
+}
+
 std::unique_ptr<chunk_memory> reserve_chunk(provider_kind kind, size_t size, int socket,
                                             const char *tag) noexcept
 {
+    if (const int err = reserve_fault_check(size); err != 0) {
+        EP_LOG(WARNING, "%s chunk of %zu bytes refused by fault injection (%d)",
+               provider_name(kind), size, err);
+        rte_errno = ENOMEM;
+        return nullptr;
+    }
     switch (kind) {
     case provider_kind::memzone: return reserve_memzone(size, socket, tag);
     case provider_kind::hugetlb: return reserve_mmap(size, socket, true);

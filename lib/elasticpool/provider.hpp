@@ -9,7 +9,8 @@
 //            to a hugepage stay IOVA-contiguous) and its first 4 KiB (the header's) are not
 //            usable: head() says so (memzone_pages()).
 //   hugetlb  no EAL: mmap with huge pages when the kernel has them (4 KiB pages otherwise),
-//            mbind to the node (libnuma), mlock. No IOVA.
+//            mbind to the node (libnuma), mlock. No IOVA. Pools size its chunks in whole
+//            hugepages (hugetlb_page_size()), so a chunk maps exactly its size either way.
 //   heap     ordinary anonymous pages, not pinned: unit tests and trace replay.
 #pragma once
 
@@ -48,6 +49,10 @@ protected:
 // whole multiples of it and hold exactly their pages (see memzone above).
 size_t memzone_page_size() noexcept;
 
+// The kernel's default hugepage size (Hugepagesize in /proc/meminfo, read once): what the
+// hugetlb provider's MAP_HUGETLB maps; 2 MiB when it cannot be read.
+size_t hugetlb_page_size() noexcept;
+
 // Bytes at the start of a memzone chunk that are not usable (its malloc header's 4 KiB page).
 inline constexpr size_t memzone_head = 4096;
 
@@ -55,6 +60,17 @@ inline constexpr size_t memzone_head = 4096;
 // (ENOMEM when the memory is not there). `tag` makes memzone names unique and readable.
 std::unique_ptr<chunk_memory> reserve_chunk(provider_kind kind, size_t size, int socket,
                                             const char *tag) noexcept;
+
+// Fault injection, for tests (issue 13). While a hook is set, every chunk reservation of either
+// face (reserve_chunk, and the memzones of elastic mempools) first calls it with the bytes
+// wanted; a non-zero answer refuses that reservation as the provider would (nothing reserved,
+// rte_errno ENOMEM, counted in nb_grow_fail). The hook may sleep: a slow provider. It runs under
+// the pool's growth lock, in any thread that grows. Internal C++, not exported by the shared
+// library: tests that link the core set it. nullptr clears it.
+using reserve_fault_fn = int(size_t size, void *ctx);
+void reserve_fault_set(reserve_fault_fn *fn, void *ctx) noexcept;
+// 0 when there is no hook or it lets this reservation go on.
+int reserve_fault_check(size_t size) noexcept;
 
 // Whether the DPDK EAL has been initialised in this process.
 bool eal_is_up() noexcept;

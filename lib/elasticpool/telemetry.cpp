@@ -46,6 +46,7 @@ const char *limit_hit(const elastic_pool_stats &st)
     case ELASTIC_LIMIT_WALL: return "wall";
     case ELASTIC_LIMIT_NODE_CAP: return "node_cap";
     case ELASTIC_LIMIT_PROVIDER: return "provider";
+    case ELASTIC_LIMIT_HOOK: return "hook";
     default: return "none";
     }
 }
@@ -157,6 +158,7 @@ int cmd_info(const char *, const char *params, rte_tel_data *d) noexcept
         add_u64(d, "nb_grow_fail", st.nb_grow_fail);
         add_u64(d, "nb_wall_hits", st.nb_wall_hits);
         add_u64(d, "nb_cap_hits", st.nb_cap_hits);
+        add_u64(d, "nb_hook_vetoes", st.nb_hook_vetoes);
         add_u64(d, "nb_samples", st.nb_samples);
         add_u64(d, "grow_ns_total", st.grow_ns_total);
         rte_tel_data_add_dict_string(d, "limit_hit", limit_hit(st));

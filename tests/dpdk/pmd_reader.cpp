@@ -182,7 +182,7 @@ bool cksum_ok(const rte_ipv4_hdr *ip)
 struct checker {
     expect_kind kind;
     uint64_t good = 0, bad = 0, other = 0, seq_gaps = 0;
-    uint64_t next_seq = 0;
+    uint64_t first_seq = 0, next_seq = 0; // the first sequence number seen, the last + 1
     bool seen_seq = false;
     int reported = 0;
 
@@ -250,6 +250,8 @@ struct checker {
             return report(m, "sequence went back");
         if (seen_seq && s > next_seq)
             seq_gaps += s - next_seq;
+        if (!seen_seq)
+            first_seq = s;
         seen_seq = true;
         next_seq = s + 1;
         good++;
@@ -466,6 +468,8 @@ int prove(const options &o)
            " ierrors=%" PRIu64 "\n", rx, es.ipackets, es.imissed, es.rx_nombuf, es.ierrors);
     printf("good=%" PRIu64 " bad=%" PRIu64 " other=%" PRIu64 " seq_gaps=%" PRIu64
            " outside=%" PRIu64 "\n", chk.good, chk.bad, chk.other, chk.seq_gaps, outside);
+    if (chk.kind == expect_kind::seq)
+        printf("seq_first=%" PRIu64 " seq_next=%" PRIu64 "\n", chk.first_seq, chk.next_seq);
     printf("chunks_added=%" PRIu64 " added_after_start=%" PRIu64 " releases=%" PRIu64
            " releases_in_traffic=%" PRIu64 "\n", g.adds, g.adds_after_start, g.releases,
            g.releases_in_traffic);

@@ -16,8 +16,13 @@
 #include <rte_errno.h>
 #include <rte_memzone.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -170,6 +175,12 @@ TEST(MempoolHooks, AVetoStopsTheGrowthAndCostsNoPage)
     EXPECT_EQ(rte_mempool_get(mp, &obj), -ENOBUFS) << "the get fails as at the wall";
     EXPECT_EQ(xstats_of(mp).nb_hook_veto, 1u);
     EXPECT_EQ(stats_of(mp).nb_chunks, 1u);
+    // A veto is the hook's, not the provider's nor the wall's.
+    EXPECT_EQ(stats_of(mp).nb_hook_vetoes, 1u);
+    EXPECT_EQ(stats_of(mp).nb_grow_fail, 0u) << "a veto is no provider failure";
+    EXPECT_EQ(stats_of(mp).nb_wall_hits, 0u);
+    EXPECT_EQ(stats_of(mp).last_limit, uint32_t(ELASTIC_LIMIT_HOOK));
+    EXPECT_EQ(xstats_of(mp).nb_guard_refusals, 0u);
     EXPECT_EQ(mp->populated_size, 512u) << "the vetoed chunk's objects are unlinked";
     EXPECT_EQ(own_hugepage_files(), files) << "the vetoed chunk's pages went back";
     // The next growth is accepted.
@@ -267,6 +278,10 @@ TEST(PoolHooks, VariableSizePoolShowsItsChunks)
     elastic_pool_stats st{};
     ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
     EXPECT_EQ(st.nb_chunks, 3u);
+    EXPECT_EQ(st.nb_hook_vetoes, 1u);
+    EXPECT_EQ(st.nb_grow_fail, 0u) << "a veto is no provider failure";
+    EXPECT_EQ(st.nb_wall_hits, 0u);
+    EXPECT_EQ(st.last_limit, uint32_t(ELASTIC_LIMIT_HOOK));
 
     for (void *b : bufs)
         EXPECT_EQ(elastic_buf_free(pool, b), 0);
@@ -484,6 +499,226 @@ TEST(TruePages, VariableSizeChunksHoldWholeHugepages)
     p.flags = ELASTIC_POOL_F_PROVIDER_MEMZONE | ELASTIC_POOL_F_MANUAL_TICK;
     EXPECT_EQ(elastic_pool_create(&p), nullptr);
     EXPECT_EQ(rte_errno, EINVAL);
+}
+
+// This process's own telemetry socket (DPDK's v2 protocol: a greeting, then one JSON reply per
+// command). Returns the reply, or "" when telemetry is not there.
+std::string telemetry(const std::string &cmd)
+{
+    const std::string path = std::string(rte_eal_get_runtime_dir()) + "/dpdk_telemetry.v2";
+    const int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    if (fd < 0)
+        return "";
+    sockaddr_un sun{};
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path.c_str());
+    std::string out;
+    std::vector<char> buf(1 << 16);
+    if (connect(fd, reinterpret_cast<sockaddr *>(&sun), sizeof(sun)) == 0 &&
+        read(fd, buf.data(), buf.size()) > 0 && // the greeting
+        write(fd, cmd.data(), cmd.size()) == ssize_t(cmd.size())) {
+        const ssize_t n = read(fd, buf.data(), buf.size());
+        if (n > 0)
+            out.assign(buf.data(), size_t(n));
+    }
+    close(fd);
+    return out;
+}
+
+// The number after "key": in a telemetry reply, or -1.
+long long json_u64(const std::string &reply, const char *key)
+{
+    const std::string k = std::string("\"") + key + "\":";
+    const size_t at = reply.find(k);
+    return at == std::string::npos ? -1 : std::atoll(reply.c_str() + at + k.size());
+}
+
+// Sum of the numbers of the array "key": [a,b,...] in a telemetry reply, or -1.
+long long json_sum(const std::string &reply, const char *key)
+{
+    const std::string k = std::string("\"") + key + "\":[";
+    size_t at = reply.find(k);
+    if (at == std::string::npos)
+        return -1;
+    at += k.size();
+    long long sum = 0;
+    while (at < reply.size() && reply[at] != ']') {
+        char *end = nullptr;
+        sum += std::strtoll(reply.c_str() + at, &end, 10);
+        at = size_t(end - reply.c_str());
+        if (at < reply.size() && reply[at] == ',')
+            at++;
+        else if (at < reply.size() && reply[at] != ']')
+            return -1;
+    }
+    return sum;
+}
+
+// Chunks smaller than a hugepage: each lies inside one page and they pack into shared pages
+// (aligned to their own size, not to a hugepage each: 32 of 64 KiB map at most 3 new pages,
+// where page-aligned ones mapped 32 to 64); pinned_bytes counts their bytes.
+TEST(TruePages, SubPageChunksPackIntoSharedHugepages)
+{
+    if (no_huge())
+        GTEST_SKIP() << "no hugepages (--no-huge): no hugepage files to count";
+    constexpr uint64_t pg = RTE_PGSIZE_2M;
+    constexpr size_t chunk = 64 * 1024;
+    constexpr int grown = 32;
+    recorder rec;
+    elastic_pool_params p;
+    elastic_pool_params_init(&p);
+    p.name = "hk_subpage";
+    p.base_size = chunk;
+    p.chunk_size = chunk;
+    p.wall_size = (grown + 1) * chunk;
+    p.flags = ELASTIC_POOL_F_PROVIDER_MEMZONE | ELASTIC_POOL_F_MANUAL_TICK;
+    p.chunk_hook = recorder::hook;
+    p.chunk_hook_arg = &rec;
+    const long files0 = own_hugepage_files();
+    elastic_pool *pool = elastic_pool_create(&p);
+    ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+    std::vector<void *> bufs;
+    for (int i = 0; i <= grown; i++) {
+        void *b = elastic_buf_alloc(pool, chunk);
+        ASSERT_NE(b, nullptr) << i;
+        bufs.push_back(b);
+    }
+    elastic_pool_stats st{};
+    ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+    EXPECT_EQ(st.nb_chunks, uint32_t(grown + 1));
+    EXPECT_EQ(st.pinned_bytes, uint64_t(grown + 1) * chunk);
+    const long files = own_hugepage_files() - files0;
+    constexpr long bound = 1 + long((2 * (grown + 1) * chunk + pg - 1) / pg);
+    printf("%d chunks of 64 KiB: %ld new hugepage file(s) (at most %ld)\n", grown + 1, files,
+           bound);
+    EXPECT_LE(files, bound) << "sub-page chunks each took pages of their own";
+    for (const event &e : rec.live()) {
+        EXPECT_EQ(e.lo / pg, (e.hi - 1) / pg) << "a chunk crosses a hugepage";
+        EXPECT_EQ(e.lo % chunk, 0u) << "aligned to its size";
+        EXPECT_EQ(e.pinned, chunk);
+    }
+    for (void *b : bufs)
+        EXPECT_EQ(elastic_buf_free(pool, b), 0);
+    elastic_pool_free(pool);
+    EXPECT_LE(own_hugepage_files(), files0) << "their pages went back with them";
+}
+
+// What telemetry says a pool pins is what this process maps for it: /elastic/info's
+// pinned_bytes and the sum of its chunk_sizes equal the stats and move with this process's
+// hugepage files (and HugePages_Free, one exact reading in three tries), for a variable-size
+// pool of whole-hugepage chunks and for an elastic mbuf pool; the sizing report speaks in whole
+// hugepages.
+TEST(TruePages, TelemetryPinnedBytesAreTheHugepagesHeld)
+{
+    if (no_huge())
+        GTEST_SKIP() << "no hugepages (--no-huge): no hugepage files to count";
+    if (telemetry("/elastic/list").empty())
+        GTEST_SKIP() << "no telemetry socket in this process (--no-telemetry?)";
+    constexpr uint64_t pg = RTE_PGSIZE_2M;
+    fake_clock clk;
+    elastic_pool_params p;
+    elastic_pool_params_init(&p);
+    p.name = "hk_tel_var";
+    p.base_size = pg;
+    p.chunk_size = pg;
+    p.wall_size = 5 * pg;
+    p.flags = ELASTIC_POOL_F_PROVIDER_MEMZONE | ELASTIC_POOL_F_MANUAL_TICK;
+    p.sample_period_ms = 1000;
+    p.idle_period_ms = 1000;
+    p.headroom_chunks = 0;
+    p.clock = fake_clock::read;
+    p.clock_ctx = &clk;
+    const long files0 = own_hugepage_files();
+    elastic_pool *pool = elastic_pool_create(&p);
+    ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+    auto check_var = [&](const char *when) {
+        elastic_pool_stats st{};
+        ASSERT_EQ(elastic_pool_stats_get(pool, &st), 0);
+        const std::string r = telemetry("/elastic/info,hk_tel_var");
+        EXPECT_EQ(json_u64(r, "pinned_bytes"), (long long)st.pinned_bytes) << when << ": " << r;
+        EXPECT_EQ(json_sum(r, "chunk_sizes"), (long long)st.pinned_bytes) << when << ": " << r;
+        EXPECT_EQ(uint64_t(own_hugepage_files() - files0) * pg, st.pinned_bytes)
+            << when << ": this process's hugepage files";
+    };
+    check_var("base");
+    std::vector<void *> held;
+    for (int i = 0; i < 4; i++) {
+        void *b = nullptr;
+        ASSERT_TRUE(pages_move(1,
+            [&] { // one 1 MiB buffer per chunk (its header's 4 KiB take the rest)
+                b = elastic_buf_alloc(pool, 1 << 20);
+                ASSERT_NE(b, nullptr);
+                if (i == 0) { // the base held one already: fill it first
+                    held.push_back(b);
+                    b = elastic_buf_alloc(pool, 1 << 20);
+                    ASSERT_NE(b, nullptr);
+                }
+            },
+            [&] {
+                EXPECT_EQ(elastic_buf_free(pool, b), 0);
+                if (i == 0) {
+                    EXPECT_EQ(elastic_buf_free(pool, held.back()), 0);
+                    held.pop_back();
+                }
+                clk.advance_ms(10'000);
+                elastic_pool_trim(pool);
+            })) << "growth " << i;
+        held.push_back(b);
+        check_var("after a growth");
+    }
+    elastic_pool_sizing sz{};
+    ASSERT_EQ(elastic_pool_sizing_get(pool, &sz), 0);
+    EXPECT_EQ(sz.static_bytes, uint64_t(sz.hugepages_2m) * pg) << "the sizing report's pages";
+    EXPECT_EQ(sz.recommended_base % pg, 0u);
+    const std::string rv = telemetry("/elastic/info,hk_tel_var");
+    for (void *b : held)
+        EXPECT_EQ(elastic_buf_free(pool, b), 0);
+    clk.advance_ms(10'000);
+    EXPECT_EQ(elastic_pool_trim(pool), 4);
+    check_var("after the releases");
+    elastic_pool_free(pool);
+    EXPECT_EQ(own_hugepage_files(), files0);
+
+    // An elastic mbuf pool: 800 mbufs a chunk, one hugepage each.
+    auto mpp = manual_params(800, 800, &clk);
+    mpp.idle_period_ms = 1000;
+    mpp.headroom_chunks = 0;
+    rte_mempool *mp = elastic_pktmbuf_pool_create("hk_tel_mp", 4 * 800, 0, 0, data_room,
+                                                  SOCKET_ID_ANY, &mpp);
+    ASSERT_NE(mp, nullptr) << rte_strerror(rte_errno);
+    // (The mempool's own structures may take a page besides its base: counted from here on.)
+    const long mfiles0 = own_hugepage_files();
+    const uint64_t base_pinned = stats_of(mp).pinned_bytes;
+    EXPECT_EQ(base_pinned % pg, 0u);
+    auto check_mp = [&](const char *when) {
+        const auto st = stats_of(mp);
+        const std::string r = telemetry("/elastic/info,hk_tel_mp");
+        EXPECT_EQ(json_u64(r, "pinned_bytes"), (long long)st.pinned_bytes) << when << ": " << r;
+        EXPECT_EQ(json_sum(r, "chunk_sizes"), (long long)st.pinned_bytes) << when << ": " << r;
+        EXPECT_EQ(uint64_t(own_hugepage_files() - mfiles0) * pg, st.pinned_bytes - base_pinned)
+            << when;
+    };
+    check_mp("base");
+    auto v = alloc_all(mp, 800);
+    for (int i = 0; i < 3; i++) {
+        std::vector<rte_mbuf *> more;
+        ASSERT_TRUE(pages_move(long(stats_of(mp).chunk_size / pg),
+            [&] { more = alloc_all(mp, 800); },
+            [&] {
+                free_all(more);
+                clk.advance_ms(10'000);
+                elastic_mempool_trim(mp);
+            })) << "mempool growth " << i;
+        v.insert(v.end(), more.begin(), more.end());
+        check_mp("after a growth");
+    }
+    free_all(v);
+    clk.advance_ms(10'000);
+    EXPECT_EQ(elastic_mempool_trim(mp), 3);
+    check_mp("after the releases");
+    rte_mempool_free(mp);
+    EXPECT_LE(own_hugepage_files(), mfiles0 - long(base_pinned / pg));
+    EXPECT_NE(rv.find("\"pinned_bytes\":"), std::string::npos);
 }
 
 } // namespace

@@ -4,7 +4,7 @@
 # the run finds, the repository's seeds are not touched). Exits non-zero on any crash, leak,
 # sanitizer report or timeout of one input; the reproducer is left in the work directory.
 #
-#   run-fuzz.sh <target: buddy|trace> <seconds> <work dir>
+#   run-fuzz.sh <target: buddy|trace|api|env> <seconds> <work dir>
 #
 # Longer runs: perf/fuzz-long.sh.
 set -euo pipefail
@@ -17,8 +17,9 @@ if [[ -z $cxx ]]; then
     exit 1
 fi
 mkdir -p "$work"
-flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+flags=(-std=c++20 -O1 -g -Wno-deprecated-volatile -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
     -I"$top/lib/elasticpool" -I"$top/perf")
+libs=()
 case $target in
 buddy) srcs=("$here/fuzz_buddy.cpp" "$top/lib/elasticpool/buddy.cpp") ;;
 trace)
@@ -27,11 +28,19 @@ trace)
     flags+=(-Wl,--unresolved-symbols=ignore-all
         $(pkg-config --cflags libdpdk))
     ;;
+api | env)
+    # The whole core library, compiled here with the same instrumentation (the library's own
+    # objects are built by gcc without coverage), linked against the system DPDK.
+    srcs=("$here/fuzz_$target.cpp" "$top"/lib/elasticpool/*.cpp)
+    flags+=(-DALLOW_INTERNAL_API -DALLOW_EXPERIMENTAL_API $(pkg-config --cflags libdpdk hwloc))
+    libs=($(pkg-config --libs libdpdk hwloc) -lnuma -lpthread)
+    ;;
 *) echo "run-fuzz.sh: unknown target $target"; exit 2 ;;
 esac
 bin=$work/fuzz_$target
-if [[ ! -x $bin || -n $(find "${srcs[@]}" "$here/run-fuzz.sh" -newer "$bin" 2>/dev/null) ]]; then
-    "$cxx" "${flags[@]}" -o "$bin" "${srcs[@]}"
+if [[ ! -x $bin || -n $(find "${srcs[@]}" "$top"/lib/elasticpool/*.h* "$here/run-fuzz.sh" \
+    -newer "$bin" 2>/dev/null) ]]; then
+    "$cxx" "${flags[@]}" -o "$bin" "${srcs[@]}" "${libs[@]}"
 fi
 corpus=$work/corpus_$target
 mkdir -p "$corpus"

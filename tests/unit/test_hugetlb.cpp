@@ -93,4 +93,83 @@ TEST(hugetlb, default_provider_without_eal)
     }
 }
 
+// Hugetlb bytes this process maps: the sizes of its mappings whose kernel page size is the
+// hugepage size (/proc/self/smaps). Counted whether or not the pages were touched (a sanitizer
+// makes mlock a no-op); nobody else's pages count.
+long own_hugetlb_kib()
+{
+    std::FILE *f = std::fopen("/proc/self/smaps", "r");
+    if (f == nullptr)
+        return -1;
+    const long huge_kib = hugepage_kib();
+    long kib = 0, size = 0, v = 0;
+    char line[512];
+    while (std::fgets(line, sizeof(line), f) != nullptr) {
+        if (std::sscanf(line, "Size: %ld kB", &v) == 1)
+            size = v;
+        else if (std::sscanf(line, "KernelPageSize: %ld kB", &v) == 1 && v == huge_kib)
+            kib += size;
+    }
+    std::fclose(f);
+    return kib;
+}
+
+// Sizes that are not whole hugepages are rounded up to them: pinned_bytes is what the provider
+// maps (checked against this process's hugetlb mappings), on creation, growth and release.
+TEST(hugetlb, chunks_are_whole_hugepages_and_pinned_bytes_is_what_is_mapped)
+{
+    fake_clock clk;
+    const size_t huge = size_t(hugepage_kib()) * 1024;
+    ASSERT_GT(huge, 0u);
+    const std::string name = unique_name("hugepg");
+    auto p = heap_params(name, huge / 2, huge + huge / 2, 8 * huge, &clk);
+    p.flags = ELASTIC_POOL_F_PROVIDER_HUGETLB | ELASTIC_POOL_F_MANUAL_TICK;
+    p.max_buf_size = huge / 2;
+    const long mapped_before = own_hugetlb_kib();
+    const bool have = hugepages_available() >= 8 && mapped_before >= 0 && hugepage_kib() > 0;
+    pool_ptr pool(elastic_pool_create(&p));
+    ASSERT_NE(pool, nullptr) << rte_strerror(rte_errno);
+    auto st = stats_of(pool.get());
+    EXPECT_EQ(st.base_size, huge) << "half a hugepage asked: one mapped";
+    EXPECT_EQ(st.chunk_size, 2 * huge) << "one and a half asked: two mapped";
+    EXPECT_EQ(st.pinned_bytes, huge);
+    auto mapped = [&] { return uint64_t(own_hugetlb_kib() - mapped_before) * 1024; };
+    if (have) {
+        EXPECT_EQ(mapped(), st.pinned_bytes) << "the base maps what pinned_bytes says";
+    }
+
+    // Fill the base, then one buffer more: one chunk of two hugepages.
+    std::vector<void *> bufs;
+    for (int i = 0; i < 3; i++) {
+        void *b = elastic_buf_alloc(pool.get(), huge / 2);
+        ASSERT_NE(b, nullptr) << i;
+        bufs.push_back(b);
+    }
+    st = stats_of(pool.get());
+    EXPECT_EQ(st.nb_chunks, 2u);
+    EXPECT_EQ(st.pinned_bytes, 3 * huge);
+    if (have) {
+        EXPECT_EQ(mapped(), st.pinned_bytes) << "a grown chunk maps what pinned_bytes says";
+    }
+    for (void *b : bufs)
+        ASSERT_EQ(elastic_buf_free(pool.get(), b), 0);
+    clk.advance(300 * ns_s);
+    EXPECT_EQ(elastic_pool_trim(pool.get()), 1);
+    st = stats_of(pool.get());
+    EXPECT_EQ(st.pinned_bytes, huge);
+    if (have) {
+        EXPECT_EQ(mapped(), st.pinned_bytes) << "a release unmaps what pinned_bytes drops by";
+    }
+    if (!have)
+        std::printf("no free hugepages (or no smaps): sizes checked, mappings not\n");
+
+    // A wall below the rounded base cannot be kept.
+    const std::string small = unique_name("hugesm");
+    auto q = heap_params(small, huge / 2, huge / 2, huge / 2, &clk);
+    q.flags = ELASTIC_POOL_F_PROVIDER_HUGETLB | ELASTIC_POOL_F_MANUAL_TICK;
+    rte_errno = 0;
+    EXPECT_EQ(elastic_pool_create(&q), nullptr);
+    EXPECT_EQ(rte_errno, EINVAL);
+}
+
 } // namespace
