@@ -20,10 +20,11 @@ elastic_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # dpdk-dev also provides the programs the dpdk test suite runs: dpdk-test, dpdk-testpmd and
 # dpdk-telemetry.py (a missing one fails those tests); doxygen renders docs/api.md's reference
 # (test docs-doxygen); clang and libclang-rt-14-dev build the libFuzzer targets (tests/fuzz).
+# curl is the client of the elastic-fileserve test.
 elastic_packages=(
     dpdk dpdk-dev libdpdk-dev libnuma-dev libhwloc-dev hwloc meson ninja-build pkg-config g++
     libgtest-dev googletest libbenchmark-dev python3 python3-pyelftools gnuplot-nox iproute2
-    doxygen clang libclang-rt-14-dev
+    doxygen clang libclang-rt-14-dev curl
 )
 
 elastic_say() {
@@ -178,6 +179,14 @@ elastic_build() (
 elastic_setup() {
     elastic_install_packages || { elastic_say "package installation failed"; return 1; }
     elastic_setup_hugepages
+    # lwIP's source for apps/elastic-fileserve (Debian source package, pinned and hashed); a
+    # build dir configured before it was there is configured again to pick it up.
+    bash "$elastic_top/scripts/fetch-lwip.sh" ||
+        elastic_say "fetching lwIP failed: elastic-fileserve is not built (its tests fail)"
+    if [[ -f $elastic_top/${1:-build}/build.ninja && -d $elastic_top/third_party/lwip-2.1.3 ]] &&
+        ! grep -q lwip-fileserve "$elastic_top/${1:-build}/build.ninja"; then
+        meson setup --reconfigure "$elastic_top/${1:-build}" >/dev/null || true
+    fi
     elastic_build "${1:-build}" "${@:2}" || { elastic_say "build failed"; return 1; }
 }
 
