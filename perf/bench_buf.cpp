@@ -32,6 +32,7 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "bench_eal.hpp"
 #include "elasticpool.h"
 
 namespace {
@@ -128,39 +129,7 @@ void register_all(const char *api)
 
 void make_mixed_table()
 {
-    std::mt19937_64 rng(42);
-    g_mixed.resize(mixed_table_size);
-    for (size_t &n : g_mixed) {
-        const unsigned k = std::uniform_int_distribution<unsigned>(0, 6)(rng);
-        const size_t cls = ELASTIC_BUF_MIN_SIZE << k;
-        n = std::uniform_int_distribution<size_t>(k == 0 ? cls : cls / 2 + 1, cls)(rng);
-    }
-}
-
-std::vector<std::string> words(const char *s)
-{
-    std::vector<std::string> out;
-    std::string cur;
-    for (; s != nullptr && *s != '\0'; s++) {
-        if (*s == ' ' || *s == '\t' || *s == '\n') {
-            if (!cur.empty())
-                out.push_back(cur);
-            cur.clear();
-        } else {
-            cur += *s;
-        }
-    }
-    if (!cur.empty())
-        out.push_back(cur);
-    return out;
-}
-
-bool has_prefix(const std::vector<std::string> &args, std::string_view p)
-{
-    for (const auto &a : args)
-        if (std::string_view(a).substr(0, p.size()) == p)
-            return true;
-    return false;
+    g_mixed = bench_eal::mixed_table(mixed_table_size);
 }
 
 } // namespace
@@ -168,51 +137,8 @@ bool has_prefix(const std::vector<std::string> &args, std::string_view p)
 int main(int argc, char **argv)
 {
     // EAL args are those before a "--", benchmark flags the rest.
-    int dd = -1;
-    for (int i = 1; i < argc; i++)
-        if (std::strcmp(argv[i], "--") == 0) {
-            dd = i;
-            break;
-        }
-    std::vector<std::string> eal{argv[0]};
-    std::vector<char *> bench{argv[0]};
-    for (int i = 1; i < argc; i++) {
-        if (i == dd)
-            continue;
-        if (i < dd)
-            eal.emplace_back(argv[i]);
-        else
-            bench.push_back(argv[i]);
-    }
-    if (!has_prefix(eal, "--file-prefix"))
-        eal.emplace_back("--file-prefix=elastic_bench");
-    if (!has_prefix(eal, "--no-pci") && !has_prefix(eal, "-a") && !has_prefix(eal, "--allow"))
-        eal.emplace_back("--no-pci");
-    for (auto &w : words(std::getenv("ELASTIC_EAL_ARGS")))
-        eal.push_back(std::move(w));
-    std::vector<char *> eal_argv;
-    for (auto &a : eal)
-        eal_argv.push_back(a.data());
-    eal_argv.push_back(nullptr);
-
-    // The EAL pins this thread to the main lcore's CPU and the benchmark threads would inherit
-    // that: give them back the CPUs the process had.
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    sched_getaffinity(0, sizeof(cpus), &cpus);
-    if (rte_eal_init(static_cast<int>(eal_argv.size() - 1), eal_argv.data()) < 0) {
-        std::fprintf(stderr, "rte_eal_init: %s\n", rte_strerror(rte_errno));
+    if (!bench_eal::start(argc, argv, "elastic_bench"))
         return 1;
-    }
-    pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
-
-    int bench_argc = static_cast<int>(bench.size());
-    bench.push_back(nullptr);
-    benchmark::Initialize(&bench_argc, bench.data());
-    if (benchmark::ReportUnrecognizedArguments(bench_argc, bench.data())) {
-        rte_eal_cleanup();
-        return 1;
-    }
 
     elastic_pool_params p;
     elastic_pool_params_init(&p);
