@@ -142,6 +142,7 @@ int cmd_info(const char *, const char *params, rte_tel_data *d) noexcept
         add_u64(d, "peak_pinned_bytes", st.peak_pinned_bytes);
         add_u64(d, "in_use_bytes", st.in_use_bytes);
         add_u64(d, "peak_in_use_bytes", st.peak_in_use_bytes);
+        add_u64(d, "thread_cached_bytes", st.thread_cached_bytes);
         add_u64(d, "base_size", st.base_size);
         add_u64(d, "chunk_size", st.chunk_size);
         add_u64(d, "wall_size", st.wall_size);
