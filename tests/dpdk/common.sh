@@ -87,3 +87,23 @@ run_testpmd() {
     echo "${rx:-0} ${files:-0} $((before - ${mid:-$before}))"
     rm -f "$mid_file"
 }
+
+# The namespace PMD proofs (pmd-tap.sh, pmd-af_packet.sh) with their globals $work, $rpid, $ns
+# and $prefix. The reader writes its pid to $work/status: signals go to it, not to timeout(1).
+reader_pid() { sed -n 's/^pid //p' "$work/status" 2>/dev/null | head -n 1; }
+signal_reader() {
+    local pid
+    pid=$(reader_pid)
+    [ -n "$pid" ] && kill -"$1" "$pid" 2>/dev/null
+}
+# On exit: the reader and everything in the namespace stopped, the namespace deleted, the
+# reader's DPDK files and the work dir removed.
+netns_reader_cleanup() {
+    [ -n "$rpid" ] && kill "$rpid" 2>/dev/null
+    signal_reader TERM
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+    wait 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+    dpdk_cleanup "$prefix"
+    rm -rf "$work"
+}

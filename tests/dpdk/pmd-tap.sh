@@ -15,22 +15,7 @@ ns="ep-tap-$$"
 iface=eptap0
 work=$(mktemp -d)
 rpid=
-# The reader writes its pid to the status file: signals go to it, not to timeout(1).
-signal_reader() {
-    local pid
-    pid=$(sed -n 's/^pid //p' "$work/status" 2>/dev/null | head -n 1)
-    [ -n "$pid" ] && kill -"$1" "$pid" 2>/dev/null
-}
-cleanup() {
-    [ -n "$rpid" ] && kill "$rpid" 2>/dev/null
-    signal_reader TERM
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-    wait 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-    dpdk_cleanup "$prefix"
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap netns_reader_cleanup EXIT
 trap 'exit 1' INT TERM
 skip() {
     echo "SKIP: $*"
@@ -51,51 +36,8 @@ rpid=$!
 
 # The sender: from inside the namespace, once the tap is up; at most 4 M frames or 50 s, and it
 # stops when the reader writes phases_done (or is gone).
-ip netns exec "$ns" timeout -k 5 60 python3 - "$iface" "$work/status" "$rpid" \
-    >"$work/sender.log" 2>&1 <<'PY'
-import os, socket, struct, sys, time
-iface, status, rpid = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def done():
-    try:
-        return "phases_done" in open(status).read()
-    except OSError:
-        return False
-def alive():
-    try:
-        os.kill(rpid, 0)
-        return True
-    except OSError:
-        return False
-t0 = time.time()
-while time.time() - t0 < 20:
-    try:
-        if open("/sys/class/net/%s/operstate" % iface).read().strip() in ("up", "unknown"):
-            if "port_started" in open(status).read():
-                break
-    except OSError:
-        pass
-    time.sleep(0.1)
-else:
-    print("sent 0 (the tap never came up)")
-    sys.exit(1)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((iface, 0))
-head = b"\x02\x00\x00\x00\x00\x02" + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5"
-pattern = bytes(range(256)) * 2
-n, refused, end = 0, 0, time.time() + 50
-while n < 4_000_000 and time.time() < end:
-    if n % 4096 == 0 and (done() or not alive()):
-        break
-    off = (n + 22) & 0xff
-    frame = head + struct.pack("!Q", n) + pattern[off:off + 106]
-    try:
-        s.send(frame)
-        n += 1
-    except OSError:  # ENOBUFS: the tap's queue is full; try the same number again
-        refused += 1
-        time.sleep(0.0005)
-print("sent %d refused %d" % (n, refused))
-PY
+ip netns exec "$ns" timeout -k 5 60 python3 "$here/seq_sender.py" "$iface" "$work/status" "$rpid" --wait-up \
+    >"$work/sender.log" 2>&1
 src=$?
 # The kernel's drops on the tap's queue (it sends faster than the PMD reads), while it exists.
 tx_dropped=$(ip -n "$ns" -s link show "$iface" 2>/dev/null | awk '/TX:/ { getline; print $4 }')

@@ -29,12 +29,7 @@ sock="$work/vhost.sock"
 wprefix="ep-vh-w-$$"
 rprefix="ep-vh-r-$$"
 wpid= rpid=
-# The reader writes its pid to the status file: signals go to it, not to timeout(1).
-signal_reader() {
-    local pid
-    pid=$(sed -n 's/^pid //p' "$work/status" 2>/dev/null | head -n 1)
-    [ -n "$pid" ] && kill -"$1" "$pid" 2>/dev/null
-}
+# signal_reader (common.sh): signals go to the reader's pid in $work/status, not to timeout(1).
 cleanup() {
     [ -n "$wpid" ] && kill "$wpid" 2>/dev/null
     [ -n "$rpid" ] && kill "$rpid" 2>/dev/null
