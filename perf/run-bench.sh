@@ -16,39 +16,10 @@ if [ $# -gt 0 ] && [ -d "$1" ]; then
     build=$1
     shift
 fi
-bin=$build/perf/bench-buf
-if [ ! -x "$bin" ]; then
-    echo "run-bench.sh: $bin not found; build first (ninja -C $build)" >&2
-    exit 1
-fi
-prefix=elastic_bench_$$
-tmp=$(mktemp -d)
-cleanup() {
-    rm -rf "/var/run/dpdk/$prefix" "$tmp"
-    rm -f /dev/hugepages/"$prefix"* 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-json=${BENCH_JSON:-$tmp/bench-buf.json}
-# Preallocate the EAL's memory (-m) unless ELASTIC_EAL_ARGS sizes it: with dynamic memory
-# rte_free hands whole hugepages back to the kernel and the next rte_malloc maps them again,
-# which would measure the kernel rather than rte_malloc.
-mem="-m 512"
-case " ${ELASTIC_EAL_ARGS:-} " in
-*" -m "* | *--socket-mem* | *--legacy-mem*) mem= ;;
-esac
-
-load0=$(cut -d' ' -f1-3 /proc/loadavg)
-if ! timeout "${BENCH_TIMEOUT:-900}" "$bin" --no-pci --file-prefix="$prefix" \
-    $mem --log-level=lib.eal:warning -- \
-    --benchmark_min_time="${BENCH_MIN_TIME:-0.2}" \
-    --benchmark_repetitions="${BENCH_REPETITIONS:-3}" \
-    --benchmark_report_aggregates_only=true \
-    --benchmark_out="$json" --benchmark_out_format=json "$@" >"$tmp/console.txt" 2>&1; then
-    cat "$tmp/console.txt" >&2
-    echo "run-bench.sh: bench-buf failed" >&2
-    exit 1
-fi
+# shellcheck source=perf/gbench.sh
+. "$here/gbench.sh"
+gbench_run run-bench.sh "$build" bench-buf "elastic_bench_$$" 512 \
+    "${BENCH_MIN_TIME:-0.2}" "${BENCH_REPETITIONS:-3}" "${BENCH_TIMEOUT:-900}" "$@"
 
 python3 - "$json" <<'PY'
 import json, sys

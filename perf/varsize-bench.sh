@@ -19,37 +19,10 @@ if [ $# -gt 0 ] && [ -d "$1" ]; then
     build=$1
     shift
 fi
-bin=$build/perf/bench-varsize
-if [ ! -x "$bin" ]; then
-    echo "varsize-bench.sh: $bin not found; build first (ninja -C $build)" >&2
-    exit 1
-fi
-prefix=elastic_varsize_$$
-tmp=$(mktemp -d)
-cleanup() {
-    rm -rf "/var/run/dpdk/$prefix" "$tmp"
-    rm -f /dev/hugepages/"$prefix"* 2>/dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-json=${BENCH_JSON:-$tmp/bench-varsize.json}
-# Preallocated EAL memory: rte_free would otherwise hand hugepages back to the kernel.
-mem="-m 256"
-case " ${ELASTIC_EAL_ARGS:-} " in
-*" -m "* | *--socket-mem* | *--legacy-mem*) mem= ;;
-esac
-
-load0=$(cut -d' ' -f1-3 /proc/loadavg)
-if ! timeout "${BENCH_TIMEOUT:-600}" "$bin" --no-pci --file-prefix="$prefix" \
-    $mem --log-level=lib.eal:warning -- \
-    --benchmark_min_time="${BENCH_MIN_TIME:-0.1}" \
-    --benchmark_repetitions="${BENCH_REPETITIONS:-5}" \
-    --benchmark_report_aggregates_only=true \
-    --benchmark_out="$json" --benchmark_out_format=json "$@" >"$tmp/console.txt" 2>&1; then
-    cat "$tmp/console.txt" >&2
-    echo "varsize-bench.sh: bench-varsize failed" >&2
-    exit 1
-fi
+# shellcheck source=perf/gbench.sh
+. "$here/gbench.sh"
+gbench_run varsize-bench.sh "$build" bench-varsize "elastic_varsize_$$" 256 \
+    "${BENCH_MIN_TIME:-0.1}" "${BENCH_REPETITIONS:-5}" "${BENCH_TIMEOUT:-600}" "$@"
 
 python3 - "$json" <<'PY'
 import json, sys
