@@ -12,6 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include <rte_eal.h>
+#include <rte_errno.h>
+
 namespace fwd_cli {
 
 /** Exit status for bad usage (unknown option, bad value), as getopt programs use. */
@@ -24,6 +27,25 @@ inline int split_index(int argc, char **argv)
         if (std::string_view(argv[i]) == "--")
             return i;
     return argc;
+}
+
+/** Is there a --help or -h among the EAL words (before "--", @p split)? */
+inline bool asks_for_help(int split, char **argv)
+{
+    for (int i = 1; i < split; i++)
+        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h")
+            return true;
+    return false;
+}
+
+/** rte_eal_init() on the words before "--"; false, with a message, when it fails. */
+inline bool eal_init(int split, char **argv, const char *prog)
+{
+    if (rte_eal_init(split, argv) >= 0)
+        return true;
+    fprintf(stderr, "%s: EAL initialisation failed: %s (check the EAL arguments before '--')\n",
+            prog, rte_strerror(rte_errno));
+    return false;
 }
 
 /**

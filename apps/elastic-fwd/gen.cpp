@@ -480,11 +480,10 @@ int main(int argc, char **argv)
     setvbuf(stdout, nullptr, _IOLBF, 0);
     const int split = fwd_cli::split_index(argc, argv);
     gen g;
-    for (int i = 1; i < split; i++)
-        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
-            usage(stdout);
-            return 0;
-        }
+    if (fwd_cli::asks_for_help(split, argv)) {
+        usage(stdout);
+        return 0;
+    }
     if (split < argc) {
         const int rc = parse(argc - split - 1, argv + split + 1, g.o);
         if (rc >= 0)
@@ -496,11 +495,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    if (rte_eal_init(split, argv) < 0) {
-        fprintf(stderr, "%s: EAL initialisation failed: %s (check the EAL arguments before "
-                        "'--')\n", prog, rte_strerror(rte_errno));
+    if (!fwd_cli::eal_init(split, argv, prog))
         return fwd_cli::exit_usage;
-    }
     g.hz = rte_get_tsc_hz();
     int rc = setup_port(g);
     if (rc == 0)

@@ -745,11 +745,10 @@ int main(int argc, char **argv)
     const int split = fwd_cli::split_index(argc, argv);
     app a;
     // The application's options first: --help and bad options need no EAL.
-    for (int i = 1; i < split; i++)
-        if (std::string_view(argv[i]) == "--help" || std::string_view(argv[i]) == "-h") {
-            usage(stdout);
-            return 0;
-        }
+    if (fwd_cli::asks_for_help(split, argv)) {
+        usage(stdout);
+        return 0;
+    }
     if (split < argc) {
         const int rc = parse(argc - split - 1, argv + split + 1, a.o);
         if (rc >= 0)
@@ -760,11 +759,8 @@ int main(int argc, char **argv)
     // virtio-user talks to its vhost-user backend over a socket: when the backend has gone, a
     // memory-table update (a growth or release) or the port's stop must not kill us.
     signal(SIGPIPE, SIG_IGN);
-    if (rte_eal_init(split, argv) < 0) {
-        fprintf(stderr, "%s: EAL initialisation failed: %s (check the EAL arguments before "
-                        "'--')\n", prog, rte_strerror(rte_errno));
+    if (!fwd_cli::eal_init(split, argv, prog))
         return fwd_cli::exit_usage;
-    }
     int rc = 0;
     uint16_t port;
     RTE_ETH_FOREACH_DEV(port)
